@@ -1,0 +1,229 @@
+"""Cameras: world <-> camera transforms, projections (Eq. 9-14), their Jacobians, and lens distortion.
+
+Conventions (those of CMU Panoptic and OpenCV): world -> camera is ``x = R X + t``; the camera looks down +z;
+pixels are ``K (u', v', 1)`` where ``(u', v')`` are the *distorted* normalised coordinates. Units are millimetres.
+
+Distortion follows OpenCV's five-coefficient model ``(k1, k2, p1, p2, k3)``. CMU's ``panutils.projectPoints``
+reuses the already-distorted ``u`` when computing ``v'``; we follow OpenCV (the undistorted ``u``), which is what
+the calibration was estimated with.
+
+Projection models, for the re-projection loss (Eq. 10):
+- ``perspective``: Π_p(X) = (X_x / X_z, X_y / X_z) (Eq. 12).
+- ``orthographic``: Π_o(X) = (X_x, X_y) (Eq. 14). Read literally, K·Π_o(X) would treat millimetres as normalised
+  coordinates and be off by the depth (thousands of pixels), so it is only meaningful in the depth-free form:
+- ``scaled_orthographic`` (weak perspective): Π_o(X) / Z_ref with Z_ref the depth of a reference point (the root).
+  It is linear in X, so its Jacobian is the constant (1/Z_ref)·[I 0], with no 1/Z² term that explodes or vanishes
+  (Eq. 13): that is the warm-up projection the kit uses in the early stage of weak training (§3.2.1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+PROJECTIONS = ("perspective", "scaled_orthographic")
+
+
+@dataclass(frozen=True)
+class Camera:
+    """A pinhole camera with OpenCV distortion; tensors may carry any leading batch shape (...).
+
+    K: (..., 3, 3) intrinsics in pixels; R: (..., 3, 3) world -> camera rotation; t: (..., 3) translation in mm;
+    dist: (..., 5) distortion (k1, k2, p1, p2, k3).
+    """
+
+    K: Tensor
+    R: Tensor
+    t: Tensor
+    dist: Tensor
+
+    @property
+    def center(self) -> Tensor:
+        """Camera centre in world coordinates (..., 3): −Rᵀ t."""
+        return -(self.R.transpose(-1, -2) @ self.t.unsqueeze(-1)).squeeze(-1)
+
+    @property
+    def batch_shape(self) -> torch.Size:
+        """The leading shape (...) shared by all parameters."""
+        return self.t.shape[:-1]
+
+    def __getitem__(self, index) -> Camera:
+        """Index the leading batch dimensions, like a tensor."""
+        return Camera(self.K[index], self.R[index], self.t[index], self.dist[index])
+
+    def to(self, *args, **kwargs) -> Camera:
+        """Move or cast every parameter, as ``Tensor.to``."""
+        return Camera(*(p.to(*args, **kwargs) for p in (self.K, self.R, self.t, self.dist)))
+
+    def world_to_camera(self, points: Tensor) -> Tensor:
+        """World points (..., J, 3) -> camera-frame points (..., J, 3): R X + t (Eq. 9)."""
+        return world_to_camera(points, self.R, self.t)
+
+    def camera_to_world(self, points: Tensor) -> Tensor:
+        """Camera-frame points (..., J, 3) -> world points (..., J, 3): Rᵀ (x − t)."""
+        return camera_to_world(points, self.R, self.t)
+
+
+def stack_cameras(cameras: list[Camera], dim: int = 0) -> Camera:
+    """N cameras of equal batch shape (...) -> one camera of batch shape (N, ...), the new dimension at ``dim``."""
+    return Camera(*(torch.stack([getattr(c, f) for c in cameras], dim) for f in ("K", "R", "t", "dist")))
+
+
+def world_to_camera(points: Tensor, R: Tensor, t: Tensor) -> Tensor:
+    """World points (..., J, 3), R (..., 3, 3), t (..., 3) -> camera-frame points (..., J, 3)."""
+    return points @ R.transpose(-1, -2) + t.unsqueeze(-2)
+
+
+def camera_to_world(points: Tensor, R: Tensor, t: Tensor) -> Tensor:
+    """Camera-frame points (..., J, 3), R (..., 3, 3), t (..., 3) -> world points (..., J, 3)."""
+    return (points - t.unsqueeze(-2)) @ R
+
+
+def rotate_to_world(points: Tensor, R: Tensor) -> Tensor:
+    """Camera-frame directions or relative poses (..., J, 3) -> world frame (..., J, 3): Rᵀ X (Eq. 5)."""
+    return points @ R
+
+
+def rotate_to_camera(points: Tensor, R: Tensor) -> Tensor:
+    """World directions or relative poses (..., J, 3) -> camera frame (..., J, 3): R X."""
+    return points @ R.transpose(-1, -2)
+
+
+def perspective_projection(points: Tensor) -> Tensor:
+    """Camera-frame points (..., 3) -> normalised image coordinates (..., 2): Π_p (Eq. 12)."""
+    return points[..., :2] / points[..., 2:3]
+
+
+def perspective_jacobian(points: Tensor) -> Tensor:
+    """Camera-frame points (..., 3) -> Jacobian of Π_p (..., 2, 3) (Eq. 13)."""
+    x, y, z = points.unbind(-1)
+    zero = torch.zeros_like(z)
+    row_u = torch.stack([1 / z, zero, -x / z**2], dim=-1)
+    row_v = torch.stack([zero, 1 / z, -y / z**2], dim=-1)
+    return torch.stack([row_u, row_v], dim=-2)
+
+
+def orthographic_projection(points: Tensor) -> Tensor:
+    """Camera-frame points (..., 3) -> (X_x, X_y) (..., 2): Π_o (Eq. 14)."""
+    return points[..., :2]
+
+
+def orthographic_jacobian(points: Tensor) -> Tensor:
+    """Camera-frame points (..., 3) -> Jacobian of Π_o (..., 2, 3), the constant [I 0]."""
+    jacobian = torch.zeros(*points.shape[:-1], 2, 3, dtype=points.dtype, device=points.device)
+    jacobian[..., 0, 0] = 1
+    jacobian[..., 1, 1] = 1
+    return jacobian
+
+
+def scaled_orthographic_projection(points: Tensor, depth: Tensor) -> Tensor:
+    """Camera-frame points (..., J, 3), reference depth (...) -> normalised image coordinates (..., J, 2): Π_o / Z_ref."""
+    return orthographic_projection(points) / depth[..., None, None]
+
+
+def distort(normalised: Tensor, dist: Tensor) -> Tensor:
+    """Undistorted normalised coordinates (..., J, 2), dist (..., 5) -> distorted ones (..., J, 2) (OpenCV model)."""
+    k1, k2, p1, p2, k3 = (c[..., None] for c in dist.unbind(-1))
+    u, v = normalised.unbind(-1)
+    r2 = u * u + v * v
+    radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
+    u_distorted = u * radial + 2 * p1 * u * v + p2 * (r2 + 2 * u * u)
+    v_distorted = v * radial + 2 * p2 * u * v + p1 * (r2 + 2 * v * v)
+    return torch.stack([u_distorted, v_distorted], dim=-1)
+
+
+def distortion_jacobian(normalised: Tensor, dist: Tensor) -> Tensor:
+    """Undistorted normalised coordinates (..., J, 2), dist (..., 5) -> Jacobian of ``distort`` (..., J, 2, 2)."""
+    k1, k2, p1, p2, k3 = (c[..., None] for c in dist.unbind(-1))
+    u, v = normalised.unbind(-1)
+    r2 = u * u + v * v
+    radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
+    radial_slope = k1 + r2 * (2 * k2 + 3 * k3 * r2)  # d radial / d r²
+    du_du = radial + 2 * u * u * radial_slope + 2 * p1 * v + 6 * p2 * u
+    du_dv = 2 * u * v * radial_slope + 2 * p1 * u + 2 * p2 * v
+    dv_du = 2 * u * v * radial_slope + 2 * p2 * v + 2 * p1 * u
+    dv_dv = radial + 2 * v * v * radial_slope + 2 * p2 * u + 6 * p1 * v
+    return torch.stack([torch.stack([du_du, du_dv], -1), torch.stack([dv_du, dv_dv], -1)], -2)
+
+
+def undistort(distorted: Tensor, dist: Tensor, iterations: int = 5) -> Tensor:
+    """Distorted normalised coordinates (..., J, 2), dist (..., 5) -> undistorted ones (..., J, 2).
+
+    Newton's method on ``distort(u) = distorted``, started at the distorted point. OpenCV's ``undistortPoints`` uses
+    a plain fixed-point iteration (5 steps by default: up to 0.03 px off in Panoptic's image corners); Newton with the
+    closed-form Jacobian converges quadratically. Over the whole 1920x1080 image of the 62 real Panoptic HD cameras
+    the worst error after 1, 2, 3, 4 steps is 3.8 px, 3e-3 px, 2e-9 px, 1e-12 px (float64 round-off), so the default
+    is the 4 steps needed plus one spare. A fixed count keeps the function batched and differentiable; it is only
+    valid where the lens model is invertible (Panoptic's: radius < 1.35; the image corners are at 0.83).
+    """
+    estimate = distorted
+    for _ in range(iterations):
+        residual = distort(estimate, dist) - distorted
+        step = torch.linalg.solve(distortion_jacobian(estimate, dist), residual.unsqueeze(-1)).squeeze(-1)
+        estimate = estimate - step
+    return estimate
+
+
+def normalised_to_pixels(normalised: Tensor, K: Tensor) -> Tensor:
+    """Normalised image coordinates (..., J, 2), K (..., 3, 3) -> pixels (..., J, 2): K (u, v, 1)."""
+    return normalised @ K[..., :2, :2].transpose(-1, -2) + K[..., None, :2, 2]
+
+
+def pixels_to_normalised(pixels: Tensor, K: Tensor) -> Tensor:
+    """Pixels (..., J, 2), K (..., 3, 3) -> normalised image coordinates (..., J, 2): K⁻¹ (x, y, 1)."""
+    homogeneous = torch.cat([pixels, torch.ones_like(pixels[..., :1])], dim=-1)
+    return (homogeneous @ torch.linalg.inv(K).transpose(-1, -2))[..., :2]
+
+
+def project_camera_points(
+    points: Tensor,
+    K: Tensor,
+    projection: str = "perspective",
+    depth: Tensor | None = None,
+    dist: Tensor | None = None,
+) -> Tensor:
+    """Camera-frame points (..., J, 3) -> pixels (..., J, 2): K Π(X) (Eq. 10), optionally through the lens.
+
+    ``projection`` is ``"perspective"`` (Eq. 12) or ``"scaled_orthographic"`` about ``depth`` (...), the reference
+    depth in mm (default: the mean depth of the J points).
+    """
+    if projection == "perspective":
+        normalised = perspective_projection(points)
+    elif projection == "scaled_orthographic":
+        reference = points[..., 2].mean(-1) if depth is None else depth
+        normalised = scaled_orthographic_projection(points, reference)
+    else:
+        raise ValueError(f"projection must be one of {PROJECTIONS}, got {projection!r}")
+    if dist is not None:
+        normalised = distort(normalised, dist)
+    return normalised_to_pixels(normalised, K)
+
+
+def project(points: Tensor, camera: Camera, projection: str = "perspective", with_distortion: bool = True) -> Tensor:
+    """World points (..., J, 3) in mm -> pixel coordinates (..., J, 2) (Eq. 9-10), through the lens by default."""
+    camera_points = camera.world_to_camera(points)
+    dist = camera.dist if with_distortion else None
+    return project_camera_points(camera_points, camera.K, projection, dist=dist)
+
+
+def undistort_pixels(pixels: Tensor, camera: Camera) -> Tensor:
+    """Detected pixels (..., J, 2) -> the pixels an ideal pinhole camera with the same K would see (..., J, 2)."""
+    normalised = undistort(pixels_to_normalised(pixels, camera.K), camera.dist)
+    return normalised_to_pixels(normalised, camera.K)
+
+
+def look_at_rotation(center: Tensor, target: Tensor, up: Tensor) -> Tensor:
+    """Camera centre (..., 3), target (..., 3), world up (3,) -> R (..., 3, 3) whose +z looks at the target.
+
+    Image y points away from ``up`` (down in the image), as in OpenCV.
+    """
+    forward = torch.nn.functional.normalize(target - center, dim=-1)
+    sideways = torch.linalg.cross(forward, up.expand_as(forward), dim=-1)
+    # Looking along ``up`` leaves the roll undefined; normalising would silently return NaN or a random roll.
+    if (sideways.norm(dim=-1) < 1e-6 * up.norm(dim=-1)).any():
+        raise ValueError("look_at_rotation: target - center must not be parallel to up")
+    right = torch.nn.functional.normalize(sideways, dim=-1)
+    down = torch.linalg.cross(forward, right, dim=-1)
+    return torch.stack([right, down, forward], dim=-2)

@@ -1,0 +1,179 @@
+"""Checks on files read from disk; each failure is a ``ValueError`` naming the file, the field and what was expected.
+
+Every check takes ``source`` (the file or folder name shown to the user) and ``field`` (a path into the file, written
+as in Python: ``cameras[3].R``), so a message reads ``"calibration_171204_pose1.json: cameras[3].R must be 3x3, got
+3x2"``. The format modules (``panoptic``, ``openpose``) parse through these checks and nothing else.
+
+Tolerances: a rotation is accepted when ``max |RᵀR − I| ≤ 1e-6`` and ``det R > 0``. The real Panoptic calibrations
+are orthonormal to 5e-11 but are printed with 10 significant digits, so 1e-6 accepts every rounding of a real
+rotation while rejecting any scale or shear that would visibly move a projection (1e-6 of 3 m is 3 µm). An
+intrinsic matrix is accepted when it is finite, its last row is ``(0, 0, 1)`` and both focal lengths are positive,
+which is exactly when K is invertible.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROTATION_TOLERANCE = 1e-6
+
+
+def read_json(path: str | Path) -> Any:
+    """The parsed content of a JSON file; malformed JSON is reported with its line and column."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path.name}: not UTF-8 text ({error.reason} at byte {error.start})") from error
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(
+            f"{path.name}: malformed JSON at line {error.lineno}, column {error.colno}: {error.msg}"
+        ) from error
+
+
+def field_of(mapping: Any, key: str, source: str, parent: str = "") -> Any:
+    """``mapping[key]``, or an error naming ``parent.key`` when ``mapping`` is not an object or lacks the key."""
+    name = f"{parent}.{key}" if parent else key
+    if not isinstance(mapping, dict):
+        raise ValueError(f"{source}: {parent or 'the top level'} must be a JSON object, got {_kind(mapping)}")
+    if key not in mapping:
+        raise ValueError(f"{source}: {name} is missing")
+    return mapping[key]
+
+
+def list_of(value: Any, source: str, field: str) -> list:
+    """``value`` checked to be a JSON list."""
+    if not isinstance(value, list):
+        raise ValueError(f"{source}: {field} must be a list, got {_kind(value)}")
+    return value
+
+
+def text_of(value: Any, source: str, field: str) -> str:
+    """``value`` checked to be a JSON string."""
+    if not isinstance(value, str):
+        raise ValueError(f"{source}: {field} must be a string, got {_kind(value)}")
+    return value
+
+
+def integer_of(value: Any, source: str, field: str) -> int:
+    """``value`` checked to be a JSON integer (booleans and strings refused)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{source}: {field} must be an integer, got {_kind(value)}")
+    return value
+
+
+def number_of(value: Any, source: str, field: str) -> float:
+    """``value`` checked to be a finite JSON number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{source}: {field} must be a number, got {_kind(value)}")
+    if not math.isfinite(value):
+        raise ValueError(f"{source}: {field} must be finite, got {value}")
+    return float(value)
+
+
+def number_array(value: Any, source: str, field: str, *shapes: tuple[int, ...]) -> np.ndarray:
+    """A nested JSON list of finite numbers -> float64 array of one of ``shapes`` (e.g. ``(3, 3)``)."""
+    expected = " or ".join(_describe_shape(s) for s in shapes)
+    if not isinstance(value, list):
+        raise ValueError(f"{source}: {field} must be {expected}, got {_kind(value)}")
+    _check_numbers(value, source, field)
+    shape = _nested_shape(value)
+    if shape not in shapes:
+        got = "rows of unequal length" if shape is None else _describe_shape(shape)
+        raise ValueError(f"{source}: {field} must be {expected}, got {got}")
+    array = np.asarray(value, dtype=np.float64)
+    bad = np.argwhere(~np.isfinite(array))
+    if len(bad):
+        index = "".join(f"[{i}]" for i in bad[0])
+        raise ValueError(f"{source}: {field}{index} must be finite, got {array[tuple(bad[0])]}")
+    return array
+
+
+def check_layout(values: list, source: str, field: str, layouts: dict[int, str]) -> None:
+    """Refuse a flat keypoint list whose length is none of ``layouts`` (number of values -> what that length means)."""
+    if len(values) not in layouts:
+        expected = " or ".join(f"{count} numbers ({meaning})" for count, meaning in layouts.items())
+        raise ValueError(f"{source}: {field} has an unknown layout: expected {expected}, got {len(values)} numbers")
+
+
+def check_intrinsics(K: np.ndarray, source: str, field: str) -> None:
+    """Refuse an intrinsic matrix K (3, 3) that is not invertible: last row (0, 0, 1), focal lengths > 0."""
+    if not np.array_equal(K[2], [0.0, 0.0, 1.0]):
+        raise ValueError(f"{source}: {field} must have last row [0, 0, 1], got {K[2].tolist()}")
+    if K[0, 0] <= 0 or K[1, 1] <= 0:
+        raise ValueError(
+            f"{source}: {field} must be invertible with positive focal lengths, got fx={K[0, 0]}, fy={K[1, 1]}"
+        )
+
+
+def check_rotation(R: np.ndarray, source: str, field: str, tolerance: float = ROTATION_TOLERANCE) -> None:
+    """Refuse a matrix R (3, 3) that is not a rotation: max |RᵀR − I| > tolerance or det R ≤ 0."""
+    error = np.abs(R.T @ R - np.eye(3)).max()
+    if error > tolerance:
+        raise ValueError(f"{source}: {field} must be orthonormal (max |RᵀR − I| ≤ {tolerance}), got {error:.3g}")
+    determinant = np.linalg.det(R)
+    if determinant <= 0:
+        raise ValueError(f"{source}: {field} must be a rotation (det +1), got det {determinant:.3g}")
+
+
+def check_not_empty(count: int, source: str, what: str) -> None:
+    """Refuse an empty sequence: ``count`` items of ``what`` found under ``source``."""
+    if count == 0:
+        raise ValueError(f"{source}: empty sequence, no {what}")
+
+
+def check_views_per_frame(view_counts: np.ndarray, frame_ids: np.ndarray, source: str, min_views: int = 2) -> None:
+    """Refuse frames seen by fewer than ``min_views`` views; view_counts (F,), frame_ids (F,)."""
+    sparse = np.flatnonzero(view_counts < min_views)
+    if len(sparse):
+        first = sparse[0]
+        raise ValueError(
+            f"{source}: frame {int(frame_ids[first])} has {int(view_counts[first])} view(s) in view_mask, "
+            f"at least {min_views} expected ({len(sparse)} such frames)"
+        )
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, str):
+        shown = value if len(value) <= 20 else value[:17] + "..."
+        return f"string {shown!r}"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"boolean {str(value).lower()}"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return f"a list of {len(value)}"
+    return f"{type(value).__name__} {value!r}"
+
+
+def _check_numbers(value: Any, source: str, field: str) -> None:
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_numbers(item, source, f"{field}[{i}]")
+    elif isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{source}: {field} must be a number, got {_kind(value)}")
+
+
+def _nested_shape(value: Any) -> tuple[int, ...] | None:
+    """The shape of a nested list of numbers, () for a number, None when its rows have unequal shapes."""
+    if not isinstance(value, list):
+        return ()
+    inner = {_nested_shape(item) for item in value}
+    if len(inner) > 1 or None in inner:
+        return None
+    return (len(value),) + (inner.pop() if inner else ())
+
+
+def _describe_shape(shape: tuple[int, ...]) -> str:
+    if len(shape) == 1:
+        return f"a list of {shape[0]} numbers"
+    return "x".join(str(n) for n in shape)

@@ -1,0 +1,100 @@
+"""Losses: Huber (Eq. 15), multi-view consistency L_M (Eq. 4-7), re-projection L_R (Eq. 8-11), their mix (Eq. 3),
+and the strongly-supervised 3D loss.
+
+Shapes: F frames × C views × J joints. Masks are explicit: ``view_mask (F, C)`` marks present views and
+``visible (F, C, J)`` marks detected joints; masked terms neither count nor carry gradient.
+
+Reductions: the paper sums the Huber terms over views and joints (Eq. 7, 11); we take their mean over the terms that
+count, so a batch's loss does not grow with the number of views present and λ keeps its meaning across datasets.
+
+Units: L_M compares world-frame poses in millimetres. L_R compares 2D points in whatever units the caller passes
+(pixels by default); ``reprojection_loss``'s ``scale`` multiplies each view's residuals (e.g. Z_root / f turns pixels
+into millimetres at the subject), which is how the training module puts both terms in the same units.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torch.nn.functional import huber_loss
+
+from weakpose_lite.cameras import project_camera_points, world_to_camera
+from weakpose_lite.skeleton import to_absolute
+
+
+def huber(distance: Tensor, delta: float = 1.0) -> Tensor:
+    """Distances (...) -> Huber penalty (...) (Eq. 15); δ = 1 is the smooth-L1 loss the paper uses."""
+    return huber_loss(distance, torch.zeros_like(distance), reduction="none", delta=delta)
+
+
+def masked_mean(values: Tensor, mask: Tensor) -> Tensor:
+    """Mean of ``values`` (...) over ``mask`` (...) bool; 0 when nothing is masked in (never NaN)."""
+    weights = mask.to(values.dtype)
+    return (values * weights).sum() / weights.sum().clamp(min=1)
+
+
+def _safe_norm(vectors: Tensor) -> Tensor:
+    """Euclidean norm over the last axis (...) with a finite (zero) gradient at the origin."""
+    squared = vectors.square().sum(-1)
+    positive = squared > 0
+    return torch.where(positive, squared.where(positive, torch.ones_like(squared)).sqrt(), torch.zeros_like(squared))
+
+
+def average_pose(world: Tensor, view_mask: Tensor) -> Tensor:
+    """World-frame poses Ŵ (F, C, J, 3), view_mask (F, C) -> their mean over present views W̄ (F, J, 3) (Eq. 6)."""
+    weights = view_mask.to(world.dtype)[..., None, None]
+    return (world * weights).sum(1) / weights.sum(1).clamp(min=1)
+
+
+def multiview_consistency_loss(
+    world: Tensor, view_mask: Tensor, delta: float = 1.0, detach_target: bool = False
+) -> Tensor:
+    """World-frame poses Ŵ (F, C, J, 3) (Eq. 5, ``cameras.rotate_to_world``), view_mask (F, C) -> L_M (Eq. 6-7), mm.
+
+    ``detach_target`` stops the gradient through the averaged pose W̄ (the paper leaves this open). Default: the
+    gradient flows, so each view is also pulled by the others' errors through the mean; with ``True`` the mean is a
+    fixed target for the step, as in a classic alternating scheme.
+    """
+    target = average_pose(world, view_mask)
+    if detach_target:
+        target = target.detach()
+    distance = _safe_norm(target.unsqueeze(1) - world)
+    return masked_mean(huber(distance, delta), view_mask.unsqueeze(-1).expand_as(distance))
+
+
+def reproject_average_pose(
+    average_relative: Tensor, root_world: Tensor, K: Tensor, R: Tensor, t: Tensor, projection: str = "perspective"
+) -> Tensor:
+    """W̄_r (F, J, 3), root W_α (F, 3), K R (F, C, 3, 3), t (F, C, 3) -> undistorted pixels x̄ (F, C, J, 2) (Eq. 8-10).
+
+    With ``projection="scaled_orthographic"`` every joint is divided by the root's depth in that view.
+    """
+    absolute = to_absolute(average_relative, root_world)  # (F, J, 3), Eq. 8
+    camera_points = world_to_camera(absolute.unsqueeze(1), R, t)  # (F, C, J, 3), Eq. 9
+    root_depth = world_to_camera(root_world[:, None, None, :], R, t)[..., 0, 2]  # (F, C)
+    return project_camera_points(camera_points, K, projection, depth=root_depth)  # Eq. 10
+
+
+def reprojection_loss(
+    reprojected: Tensor, keypoints_2d: Tensor, visible: Tensor, scale: Tensor | None = None, delta: float = 1.0
+) -> Tensor:
+    """Re-projections x̄ (F, C, J, 2), targets x (F, C, J, 2), visible (F, C, J), scale (F, C) or None -> L_R (Eq. 11).
+
+    Both point sets must be in the same units (undistorted pixels by default); ``scale`` multiplies each view's
+    residual norms before the Huber penalty.
+    """
+    distance = _safe_norm(keypoints_2d - reprojected)
+    if scale is not None:
+        distance = distance * scale.unsqueeze(-1)
+    return masked_mean(huber(distance, delta), visible)
+
+
+def weak_loss(multiview: Tensor, reprojection: Tensor, lam: float = 0.8) -> Tensor:
+    """λ · L_M + (1 − λ) · L_R (Eq. 3), scalars -> scalar."""
+    return lam * multiview + (1 - lam) * reprojection
+
+
+def supervised_loss(predicted: Tensor, target: Tensor, valid: Tensor, delta: float = 1.0) -> Tensor:
+    """Predicted and target 3D poses (..., J, 3), valid (..., J) -> mean Huber of per-joint distances, mm."""
+    target = torch.where(valid.unsqueeze(-1), target, torch.zeros_like(target))
+    return masked_mean(huber(_safe_norm(predicted - target), delta), valid)

@@ -1,0 +1,115 @@
+"""Evaluation metrics, and the protocol every figure the kit reports follows.
+
+Protocol (printed with every table; ``PROTOCOL``):
+- Poses are **root-relative** (root = neck, ``skeleton``), in **millimetres**, in the **camera frame** of the view
+  the 2D input came from; every (frame, view) pair of the **test split** is one sample.
+- Errors are averaged over **valid joints only**: a joint counts where its groundtruth is known; the root itself is
+  excluded (its relative error is zero by construction), so the body mean is over 17 joints, as in the paper's
+  Table 3, whose per-joint means give its Table 2. Empty frames and missing joints are never counted as zero error.
+- MPJPE (Eq. 16) has no alignment ("without any post-processing", §3.4.2). N-MPJPE rescales the prediction by the
+  least-squares scale (Rhodin et al. 2018). P-MPJPE aligns each prediction to its groundtruth by the optimal
+  similarity (rotation with reflections excluded, scale, translation; Procrustes) over its valid joints.
+- PCK3D@150 mm is the fraction of valid joints within 150 mm.
+- The checkpoint is chosen on the validation split (or on the weak loss, which needs no 3D), never on the test split.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+PROTOCOL = (
+    "protocol: root-relative (root = neck, excluded), mm, camera frame, test split, errors averaged over valid joints "
+    "(missing groundtruth not counted), MPJPE unaligned (Eq. 16), N-MPJPE scale-aligned, P-MPJPE Procrustes-aligned "
+    "(no reflections), checkpoint chosen on validation"
+)
+
+
+def joint_errors(predicted: Tensor, target: Tensor) -> Tensor:
+    """Predicted and groundtruth poses (..., J, 3) -> Euclidean error of each joint (..., J)."""
+    return (predicted - target).norm(dim=-1)
+
+
+def _masked_target(target: Tensor, valid: Tensor) -> Tensor:
+    """Zero the coordinates of invalid joints (..., J, 3) so NaN or garbage never reaches a sum."""
+    return torch.where(valid.unsqueeze(-1), target, torch.zeros_like(target))
+
+
+def mpjpe_per_joint(predicted: Tensor, target: Tensor, valid: Tensor) -> Tensor:
+    """Poses (N, J, 3), valid (N, J) -> mean error of each joint over the samples where it is valid (J,); NaN if never."""
+    errors = joint_errors(predicted, _masked_target(target, valid))
+    weights = valid.to(errors.dtype)
+    return (errors * weights).sum(0) / weights.sum(0)
+
+
+def mpjpe(predicted: Tensor, target: Tensor, valid: Tensor) -> Tensor:
+    """Poses (..., J, 3), valid (..., J) -> mean per-joint position error over all valid joints, a scalar (Eq. 16)."""
+    errors = joint_errors(predicted, _masked_target(target, valid))
+    return errors[valid].mean()
+
+
+def scale_align(predicted: Tensor, target: Tensor, valid: Tensor) -> Tensor:
+    """Poses (..., J, 3), valid (..., J) -> predictions times the least-squares scale s = <p, g> / <p, p> (..., J, 3)."""
+    weights = valid.to(predicted.dtype).unsqueeze(-1)
+    target = _masked_target(target, valid)
+    numerator = (weights * predicted * target).sum((-1, -2))
+    denominator = (weights * predicted * predicted).sum((-1, -2)).clamp(min=torch.finfo(predicted.dtype).tiny)
+    return predicted * (numerator / denominator)[..., None, None]
+
+
+def n_mpjpe(predicted: Tensor, target: Tensor, valid: Tensor) -> Tensor:
+    """Poses (..., J, 3), valid (..., J) -> MPJPE after scale alignment, a scalar."""
+    return mpjpe(scale_align(predicted, target, valid), target, valid)
+
+
+def procrustes_align(predicted: Tensor, target: Tensor, valid: Tensor) -> Tensor:
+    """Poses (..., J, 3), valid (..., J) -> predictions under the similarity that best fits the target (..., J, 3).
+
+    Umeyama's closed form over the valid joints; the sign correction keeps the rotation proper (det +1), so a
+    mirrored prediction is not scored as if it were right.
+    """
+    weights = valid.to(predicted.dtype).unsqueeze(-1)
+    count = weights.sum(-2, keepdim=True).clamp(min=1)
+    target = _masked_target(target, valid)
+    mean_predicted = (weights * predicted).sum(-2, keepdim=True) / count
+    mean_target = (weights * target).sum(-2, keepdim=True) / count
+    centred_predicted = (predicted - mean_predicted) * weights
+    centred_target = (target - mean_target) * weights
+    covariance = centred_target.transpose(-1, -2) @ centred_predicted  # (..., 3, 3)
+    U, singular, Vh = torch.linalg.svd(covariance)
+    sign = torch.linalg.det(U @ Vh).sign()
+    correction = torch.ones_like(singular)
+    correction[..., -1] = sign
+    rotation = U @ torch.diag_embed(correction) @ Vh
+    variance = centred_predicted.square().sum((-1, -2)).clamp(min=torch.finfo(predicted.dtype).tiny)
+    scale = (singular * correction).sum(-1) / variance
+    aligned = scale[..., None, None] * (predicted - mean_predicted) @ rotation.transpose(-1, -2)
+    return aligned + mean_target
+
+
+def p_mpjpe(predicted: Tensor, target: Tensor, valid: Tensor) -> Tensor:
+    """Poses (..., J, 3), valid (..., J) -> MPJPE after Procrustes alignment, a scalar."""
+    return mpjpe(procrustes_align(predicted, target, valid), target, valid)
+
+
+def pck3d(predicted: Tensor, target: Tensor, valid: Tensor, threshold_mm: float = 150.0) -> Tensor:
+    """Poses (..., J, 3), valid (..., J) -> fraction of valid joints within ``threshold_mm``, a scalar in [0, 1]."""
+    errors = joint_errors(predicted, _masked_target(target, valid))
+    return (errors[valid] <= threshold_mm).to(predicted.dtype).mean()
+
+
+def evaluate(predicted: Tensor, target: Tensor, valid: Tensor, root: int) -> dict[str, object]:
+    """Root-relative poses (N, J, 3), valid (N, J) -> every metric of the protocol, as plain floats and lists.
+
+    The root joint is excluded from ``valid`` here, so callers pass the validity of the groundtruth as it is.
+    """
+    valid = valid.clone()
+    valid[..., root] = False
+    return {
+        "mpjpe_mm": mpjpe(predicted, target, valid).item(),
+        "n_mpjpe_mm": n_mpjpe(predicted, target, valid).item(),
+        "p_mpjpe_mm": p_mpjpe(predicted, target, valid).item(),
+        "pck3d_150mm": pck3d(predicted, target, valid).item(),
+        "per_joint_mpjpe_mm": mpjpe_per_joint(predicted, target, valid).tolist(),
+        "valid_joints": int(valid.sum()),
+    }

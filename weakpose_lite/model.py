@@ -1,0 +1,140 @@
+"""The lifting network h_θ (Eq. 1, §3.4.1): a Martinez-style residual MLP from one root-relative 2D pose to 3D.
+
+Six linear layers of 1024 units: an input layer, two residual blocks of two layers each, an output layer; every
+hidden linear layer is followed by BatchNorm, ReLU and Dropout (Martinez et al. 2017, Fig. 2 of the paper), weights
+initialised with Xavier (Glorot) and biases with zero. For 18 joints this is 4,301,878 parameters.
+
+Input: 2D keypoints in normalised image coordinates (K⁻¹ of the undistorted pixels), relative to the root joint,
+standardised by (μ_x, σ_x); missing joints enter as 0 after standardisation (the training mean), and the network
+learns to cope because it is trained with missing joints (§3.4.1).
+Output: the root-relative 3D pose in the camera frame, in mm: X_r = X_N · σ_X + μ_X, then re-rooted so that the
+root is exactly zero.
+
+The statistics are passed in, never computed here: ``NormalisationStats.from_2d`` uses only 2D detections and the
+root depths reconstructed from them (what the weakly-supervised path may see); ``from_3d`` uses 3D targets (the
+strongly-supervised path, whose targets are themselves triangulated from 2D).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from weakpose_lite.skeleton import to_relative
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture hyper-parameters, with the paper's defaults (§3.4.1)."""
+
+    num_joints: int = 18
+    hidden: int = 1024
+    residual_blocks: int = 2
+    dropout: float = 0.5
+    root: int = 1
+
+
+@dataclass(frozen=True)
+class NormalisationStats:
+    """Per-coordinate mean and std of the network's input (J, 2) and output (J, 3), §3.4.1."""
+
+    mean_2d: Tensor
+    std_2d: Tensor
+    mean_3d: Tensor
+    std_3d: Tensor
+
+    @classmethod
+    def from_2d(cls, relative_2d: Tensor, visible: Tensor, root_depth: Tensor) -> NormalisationStats:
+        """Statistics from 2D only: relative_2d (N, J, 2) normalised coords, visible (N, J), root_depth (N,) mm.
+
+        The output scale is isotropic: the 2D spread times the median root depth, the size in mm a pose of that
+        spread has at that depth; the output mean is zero. No 3D pose is read.
+        """
+        mean_2d, std_2d = _masked_mean_std(relative_2d, visible)
+        spread = std_2d.square().mean().sqrt() * root_depth.median()
+        num_joints = relative_2d.shape[-2]
+        mean_3d = torch.zeros(num_joints, 3, dtype=relative_2d.dtype)
+        return cls(mean_2d, std_2d, mean_3d, torch.full_like(mean_3d, spread.item()))
+
+    @classmethod
+    def from_3d(cls, relative_2d: Tensor, visible: Tensor, relative_3d: Tensor, valid_3d: Tensor) -> NormalisationStats:
+        """Statistics from 2D (N, J, 2) with visible (N, J), and 3D targets (M, J, 3) with valid_3d (M, J)."""
+        mean_2d, std_2d = _masked_mean_std(relative_2d, visible)
+        mean_3d, std_3d = _masked_mean_std(relative_3d, valid_3d)
+        return cls(mean_2d, std_2d, mean_3d, std_3d)
+
+    def to(self, *args, **kwargs) -> NormalisationStats:
+        """Move or cast every statistic, as ``Tensor.to``."""
+        return NormalisationStats(*(s.to(*args, **kwargs) for s in (self.mean_2d, self.std_2d, self.mean_3d, self.std_3d)))
+
+    def as_dict(self) -> dict[str, Tensor]:
+        """The four statistics by name, for checkpoints."""
+        return {"mean_2d": self.mean_2d, "std_2d": self.std_2d, "mean_3d": self.mean_3d, "std_3d": self.std_3d}
+
+
+def _masked_mean_std(values: Tensor, mask: Tensor, floor: float = 1e-6) -> tuple[Tensor, Tensor]:
+    """values (N, J, D), mask (N, J) -> mean and std (J, D) over the masked entries; std floored (root has none)."""
+    weights = mask.to(values.dtype).unsqueeze(-1)
+    count = weights.sum(0).clamp(min=1)
+    filled = torch.where(mask.unsqueeze(-1), values, torch.zeros_like(values))
+    mean = filled.sum(0) / count
+    variance = (weights * (filled - mean).square()).sum(0) / count
+    return mean, variance.sqrt().clamp(min=floor)
+
+
+class ResidualBlock(nn.Module):
+    """Two (Linear, BatchNorm, ReLU, Dropout) layers with a skip connection: (N, H) -> (N, H)."""
+
+    def __init__(self, hidden: int, dropout: float):
+        super().__init__()
+        self.layers = nn.Sequential(_hidden_layer(hidden, hidden, dropout), _hidden_layer(hidden, hidden, dropout))
+
+    def forward(self, features: Tensor) -> Tensor:
+        """(N, H) -> (N, H)."""
+        return features + self.layers(features)
+
+
+def _hidden_layer(inputs: int, outputs: int, dropout: float) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(inputs, outputs), nn.BatchNorm1d(outputs), nn.ReLU(), nn.Dropout(dropout))
+
+
+class LiftingNetwork(nn.Module):
+    """h_θ (Eq. 1): root-relative normalised 2D (N, J, 2) -> root-relative 3D in the camera frame (N, J, 3), mm."""
+
+    def __init__(self, config: ModelConfig, stats: NormalisationStats):
+        super().__init__()
+        self.config = config
+        joints = config.num_joints
+        self.network = nn.Sequential(
+            _hidden_layer(2 * joints, config.hidden, config.dropout),
+            *(ResidualBlock(config.hidden, config.dropout) for _ in range(config.residual_blocks)),
+            nn.Linear(config.hidden, 3 * joints),
+        )
+        for name, value in stats.as_dict().items():
+            self.register_buffer(name, value.clone().float())
+        self.apply(_xavier_init)
+
+    @property
+    def stats(self) -> NormalisationStats:
+        """The normalisation statistics the network was built with."""
+        return NormalisationStats(self.mean_2d, self.std_2d, self.mean_3d, self.std_3d)
+
+    def forward(self, relative_2d: Tensor, visible: Tensor) -> Tensor:
+        """relative_2d (N, J, 2) normalised image coords, visible (N, J) bool -> relative 3D (N, J, 3) in mm."""
+        standardised = (relative_2d - self.mean_2d) / self.std_2d
+        standardised = torch.where(visible.unsqueeze(-1), standardised, torch.zeros_like(standardised))
+        output = self.network(standardised.flatten(-2)).unflatten(-1, (-1, 3))
+        return to_relative(output * self.std_3d + self.mean_3d, self.config.root)
+
+
+def _xavier_init(module: nn.Module) -> None:
+    if isinstance(module, nn.Linear):
+        nn.init.xavier_uniform_(module.weight)
+        nn.init.zeros_(module.bias)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
