@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from weakpose_lite import metrics
+from weakpose_lite.skeleton import BODY, bone_lengths
 
 torch.set_default_dtype(torch.float64)
 
@@ -43,13 +44,6 @@ def test_per_joint_mpjpe_matches_loop():
     for j in range(predicted.shape[1]):
         errors = [math.dist(predicted[n, j].tolist(), target[n, j].tolist()) for n in range(predicted.shape[0]) if valid[n, j]]
         assert per_joint[j].item() == pytest.approx(sum(errors) / len(errors), rel=1e-12)
-
-
-def test_per_joint_mean_over_17_joints_reproduces_paper_table_2_from_table_3():
-    # The paper's Table 3 (strongly supervised, body) and Table 2 (71.013 mm): the mean excludes the root (neck).
-    table_3 = [28.57, 18.80, 59.52, 85.40, 18.96, 57.60, 85.19, 40.31, 60.95, 105.88, 38.90, 60.68, 97.67,
-               57.45, 77.59, 153.20, 160.55]  # fmt: skip
-    assert sum(table_3) / len(table_3) == pytest.approx(71.013, abs=1e-3)
 
 
 def test_scale_alignment_is_the_least_squares_scale():
@@ -106,9 +100,29 @@ def test_pck3d_counts_within_threshold_over_valid_joints():
 def test_evaluate_excludes_the_root_and_reports_every_metric():
     predicted, target, valid, _ = _poses(6)
     predicted[:, 1] = target[:, 1] + 1000  # a root error must not count
-    result = metrics.evaluate(predicted, target, valid, root=1)
+    result = metrics.evaluate(predicted, target, valid, BODY)
     without_root = valid.clone()
     without_root[:, 1] = False
     assert result["mpjpe_mm"] == pytest.approx(metrics.mpjpe(predicted, target, without_root).item())
     assert math.isnan(result["per_joint_mpjpe_mm"][1])
     assert set(result) >= {"mpjpe_mm", "n_mpjpe_mm", "p_mpjpe_mm", "pck3d_150mm", "per_joint_mpjpe_mm"}
+
+
+def test_paper_tables_are_consistent():
+    from weakpose_lite import paper
+    from weakpose_lite.skeleton import COCO18
+
+    assert set(paper.TABLE_3_MPJPE_MM) == set(COCO18) - {"neck"}
+    for column, name in enumerate(("strong", "weak")):
+        values = [row[column] for row in paper.TABLE_3_MPJPE_MM.values()]
+        assert sum(values) / len(values) == pytest.approx(paper.TABLE_2_MPJPE_MM["body"][name], abs=1e-3)
+
+
+def test_bone_length_ratio_matches_loop_and_detects_collapse():
+    _, target, valid, _ = _poses(7)
+    shrunk = target * 0.25
+    assert metrics.bone_length_ratio(shrunk, target, valid, BODY.bones).item() == pytest.approx(0.25)
+    predicted = target + 10
+    full = torch.ones_like(valid)
+    expected = bone_lengths(predicted, BODY).mean() / bone_lengths(target, BODY).mean()
+    assert metrics.bone_length_ratio(predicted, target, full, BODY.bones).item() == pytest.approx(expected.item())

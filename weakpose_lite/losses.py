@@ -46,19 +46,14 @@ def average_pose(world: Tensor, view_mask: Tensor) -> Tensor:
     return (world * weights).sum(1) / weights.sum(1).clamp(min=1)
 
 
-def multiview_consistency_loss(
-    world: Tensor, view_mask: Tensor, delta: float = 1.0, detach_target: bool = False
-) -> Tensor:
-    """World-frame poses Ŵ (F, C, J, 3) (Eq. 5, ``cameras.rotate_to_world``), view_mask (F, C) -> L_M (Eq. 6-7), mm.
+def multiview_consistency_loss(world: Tensor, average: Tensor, view_mask: Tensor, delta: float = 1.0) -> Tensor:
+    """Ŵ (F, C, J, 3) (Eq. 5, ``cameras.rotate_to_world``), W̄ (F, J, 3) (Eq. 6), view_mask (F, C) -> L_M (Eq. 7), mm.
 
-    ``detach_target`` stops the gradient through the averaged pose W̄ (the paper leaves this open). Default: the
-    gradient flows, so each view is also pulled by the others' errors through the mean; with ``True`` the mean is a
-    fixed target for the step, as in a classic alternating scheme.
+    Whether W̄ carries gradient is the caller's choice (the paper leaves it open): pass ``average.detach()`` to make
+    it a fixed target for the step. While every residual is in Huber's quadratic zone the two give the same gradient
+    (the residuals sum to zero over views); they differ in the linear zone.
     """
-    target = average_pose(world, view_mask)
-    if detach_target:
-        target = target.detach()
-    distance = _safe_norm(target.unsqueeze(1) - world)
+    distance = _safe_norm(average.unsqueeze(1) - world)
     return masked_mean(huber(distance, delta), view_mask.unsqueeze(-1).expand_as(distance))
 
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from weakpose_lite.skeleton import Skeleton
+
 PROTOCOL = (
     "protocol: root-relative (root = neck, excluded), mm, camera frame, test split, errors averaged over valid joints "
     "(missing groundtruth not counted), MPJPE unaligned (Eq. 16), N-MPJPE scale-aligned, P-MPJPE Procrustes-aligned "
@@ -98,18 +100,32 @@ def pck3d(predicted: Tensor, target: Tensor, valid: Tensor, threshold_mm: float 
     return (errors[valid] <= threshold_mm).to(predicted.dtype).mean()
 
 
-def evaluate(predicted: Tensor, target: Tensor, valid: Tensor, root: int) -> dict[str, object]:
+def evaluate(predicted: Tensor, target: Tensor, valid: Tensor, skeleton: Skeleton) -> dict[str, object]:
     """Root-relative poses (N, J, 3), valid (N, J) -> every metric of the protocol, as plain floats and lists.
 
-    The root joint is excluded from ``valid`` here, so callers pass the validity of the groundtruth as it is.
+    The root joint is excluded from the errors here, so callers pass the validity of the groundtruth as it is.
     """
+    bone_ratio = bone_length_ratio(predicted, target, valid, skeleton.bones).item()
     valid = valid.clone()
-    valid[..., root] = False
+    valid[..., skeleton.root] = False
     return {
         "mpjpe_mm": mpjpe(predicted, target, valid).item(),
         "n_mpjpe_mm": n_mpjpe(predicted, target, valid).item(),
         "p_mpjpe_mm": p_mpjpe(predicted, target, valid).item(),
         "pck3d_150mm": pck3d(predicted, target, valid).item(),
         "per_joint_mpjpe_mm": mpjpe_per_joint(predicted, target, valid).tolist(),
+        "bone_length_ratio": bone_ratio,
         "valid_joints": int(valid.sum()),
     }
+
+
+def bone_length_ratio(predicted: Tensor, target: Tensor, valid: Tensor, bones: tuple[tuple[int, int], ...]) -> Tensor:
+    """Poses (..., J, 3), valid (..., J) -> mean predicted bone length / mean true bone length, over bones whose two
+    joints are valid; 1 for the right scale, near 0 for the collapsed poses L_M alone drifts to (§3.1)."""
+    parents = torch.tensor([parent for parent, _ in bones])
+    children = torch.tensor([child for _, child in bones])
+    both = valid[..., parents] & valid[..., children]
+    target = _masked_target(target, valid)
+    predicted_lengths = (predicted[..., children, :] - predicted[..., parents, :]).norm(dim=-1)
+    target_lengths = (target[..., children, :] - target[..., parents, :]).norm(dim=-1)
+    return predicted_lengths[both].mean() / target_lengths[both].mean()

@@ -209,7 +209,8 @@ def read_openpose_views(
             people = read_openpose(files[frame], hands, dtype) if frame in files else None
             if people is not None and len(people.confidence):
                 best = people.confidence.sum(-1).argmax()
-                keypoints[f, c], confidence[f, c], view_mask[f, c] = people.keypoints[best], people.confidence[best], True
+                keypoints[f, c], confidence[f, c] = people.keypoints[best], people.confidence[best]
+                view_mask[f, c] = True
     frame_tensor = torch.tensor(frames, dtype=torch.long)
     if strict:
         check_views_per_frame(view_mask.sum(1).numpy(), frame_tensor.numpy(), root.name, min_views)
@@ -220,4 +221,6 @@ def read_openpose_views(
             stacklevel=2,
         )
     check_not_empty(int(keep.sum()), root.name, f"frame seen by at least {min_views} views")
-    return MultiViewDetections(keypoints[keep], confidence[keep], view_mask[keep], frame_tensor[keep], frame_tensor[~keep])
+    return MultiViewDetections(
+        keypoints[keep], confidence[keep], view_mask[keep], frame_tensor[keep], dropped_frame_ids=frame_tensor[~keep]
+    )

@@ -56,7 +56,7 @@ _HAND_FILE = re.compile(r"^handRecon3D_hd(\d{8})\.json$")
 
 @dataclass(frozen=True)
 class Calibration:
-    """Cameras (C,) of one type sorted by (panel, node), their names ("00_03"), and image sizes (C, 2) (width, height)."""
+    """Cameras (C,) of one type sorted by (panel, node), their names ("00_03"), image sizes (C, 2) (width, height)."""
 
     cameras: Camera
     names: tuple[str, ...]
@@ -244,9 +244,12 @@ def read_body_sequence(
         if body_id is None:
             raise ValueError(f"{source}: empty sequence, no frame holds a body in 'bodies'")
     kept = {frame: bodies.ids.index(body_id) for frame, bodies in frames.items() if body_id in bodies.ids}
-    _warn_count(len(frames) - len(kept), len(frames), f"{source}: skipped {{}} of {{}} frames without body {body_id}")
+    if len(kept) < len(frames):
+        skipped = len(frames) - len(kept)
+        warnings.warn(f"{source}: skipped {skipped} of {len(frames)} frames without body {body_id}", stacklevel=2)
     crowded = sum(len(bodies.ids) > 1 for bodies in frames.values())
-    _warn_count(crowded, len(frames), f"{source}: {{}} of {{}} frames hold several bodies; kept body {body_id}")
+    if crowded:
+        warnings.warn(f"{source}: {crowded} of {len(frames)} frames hold several bodies; kept body {body_id}", stacklevel=2)
     check_not_empty(len(kept), source, f"frame holding body {body_id}")
     return BodySequence(
         points=torch.stack([frames[frame].points[index] for frame, index in kept.items()]),
@@ -254,11 +257,6 @@ def read_body_sequence(
         frame_ids=torch.tensor(list(kept)),
         body_id=body_id,
     )
-
-
-def _warn_count(count: int, total: int, message: str) -> None:
-    if count:
-        warnings.warn(message.format(count, total), stacklevel=3)
 
 
 def write_bodies(
@@ -330,7 +328,8 @@ def _read_hand(hand: Any, source: str, field: str) -> tuple[np.ndarray, np.ndarr
                 f"{source}: {field}.visibility must list the cameras of each of {count} landmarks, "
                 f"got {len(cameras)} entries"
             )
-        visible = np.array([len(list_of(seen, source, f"{field}.visibility[{k}]")) > 0 for k, seen in enumerate(cameras)])
+        seen_by = [list_of(seen, source, f"{field}.visibility[{k}]") for k, seen in enumerate(cameras)]
+        visible = np.array([len(seen) > 0 for seen in seen_by])
     score = np.ones(count)
     if "averageScore" in hand:
         score = number_array(hand["averageScore"], source, f"{field}.averageScore", (count,))

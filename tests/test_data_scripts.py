@@ -1,0 +1,326 @@
+"""The data scripts: download against a local HTTP server (no internet), safe tar extraction, and the dataset build."""
+
+import hashlib
+import io
+import json
+import sys
+import tarfile
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import torch
+
+from weakpose_lite.cameras import Camera, look_at_rotation, project
+from weakpose_lite.data import build, openpose, panoptic
+from weakpose_lite.data.dataset import MultiViewDataset
+from weakpose_lite.data.detections import DetectionConfig
+from weakpose_lite.data.panoptic import Calibration
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "data_scripts"
+sys.path.insert(0, str(SCRIPTS))
+import build_panoptic_dataset  # noqa: E402
+import download_panoptic  # noqa: E402
+
+SEQUENCE = "171204_pose1"
+ROOT_PATH = "/webdata/dataset"
+
+
+def _tar(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+# Repeated so the archive spans several read chunks and a half-way cut lands inside a member.
+BODY_JSON = 50 * json.dumps({"version": 0.7, "univTime": 1.0, "fpsType": "hd_29_97", "bodies": []}).encode()
+FILES = {
+    f"/{SEQUENCE}/calibration_{SEQUENCE}.json": json.dumps({"calibDataSource": "x", "cameras": []}).encode(),
+    f"/{SEQUENCE}/hdPose3d_stage1_coco19.tar": _tar({"hdPose3d_stage1_coco19/body3DScene_00000001.json": BODY_JSON}),
+}
+
+
+class FakePanoptic:
+    """A local server of a fake Panoptic tree; ``failures[path]`` lists what to do to the next requests ("503" or
+    "cut": send half the promised bytes, then hang up); ``requests`` logs (path, Range header)."""
+
+    def __init__(self, files: dict[str, bytes]):
+        self.files, self.failures, self.requests = dict(files), {}, []
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}{ROOT_PATH}"
+
+    def _handler(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                path = self.path.removeprefix(ROOT_PATH)
+                fake.requests.append((path, self.headers.get("Range")))
+                plan = fake.failures.get(path, [])
+                action = plan.pop(0) if plan else None
+                if path not in fake.files or action == "503":
+                    self.send_error(404 if path not in fake.files else 503)
+                    return
+                body, start = fake.files[path], 0
+                if self.headers.get("Range"):
+                    start = int(self.headers["Range"].removeprefix("bytes=").rstrip("-"))
+                self.send_response(206 if start else 200)
+                self.send_header("Content-Length", str(len(body) - start))
+                if start:
+                    self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+                self.end_headers()
+                rest = body[start:]
+                self.wfile.write(rest[: len(rest) // 2] if action == "cut" else rest)
+
+            def log_message(self, *args):
+                pass
+
+        return Handler
+
+
+@pytest.fixture
+def server():
+    fake = FakePanoptic(FILES)
+    fake.thread.start()
+    yield fake
+    fake.server.shutdown()
+    fake.server.server_close()
+    fake.thread.join(timeout=5)
+
+
+def _download(server: FakePanoptic, out: Path, *extra: str) -> int:
+    arguments = ["--sequences", SEQUENCE, "--out", str(out), "--base-url", server.base_url, "--backoff", "0"]
+    return download_panoptic.main([*arguments, "--timeout", "5", "--retries", "3", *extra])
+
+
+@pytest.mark.parametrize("script", [download_panoptic, build_panoptic_dataset])
+def test_scripts_answer_help(script, capsys):
+    with pytest.raises(SystemExit) as exited:
+        script.parse_arguments(["--help"])
+    assert exited.value.code == 0 and "--dry-run" in capsys.readouterr().out
+
+
+def test_dry_run_prints_the_getdata_addresses_and_fetches_nothing(tmp_path, capsys):
+    base = "http://domedb.perception.cs.cmu.edu/webdata/dataset"
+    assert download_panoptic.main(["--dry-run", "--sequences", SEQUENCE, "--out", str(tmp_path), "--with-videos"]) == 0
+    urls = [line.split()[1] for line in capsys.readouterr().out.splitlines()]
+    remote = f"{base}/{SEQUENCE}"
+    assert urls[:3] == [f"{remote}/calibration_{SEQUENCE}.json", f"{remote}/hdPose3d_stage1_coco19.tar",
+                        f"{remote}/hdHand3d.tar"]  # fmt: skip
+    assert urls[3] == f"{remote}/videos/hd_shared_crf20/hd_00_00.mp4" and len(urls) == 3 + 31
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_default_sequence_list_is_the_nine_single_person_sequences():
+    names = download_panoptic.read_sequence_list(download_panoptic.DEFAULT_LIST)
+    assert names == [f"171204_pose{k}" for k in range(1, 7)] + [f"171026_pose{k}" for k in range(1, 4)]
+
+
+def test_download_resumes_a_cut_transfer_with_a_range_request_and_unpacks(server, tmp_path, capsys):
+    tar_path = f"/{SEQUENCE}/hdPose3d_stage1_coco19.tar"
+    server.failures[tar_path] = ["cut"]
+    assert _download(server, tmp_path) == 0
+    folder = tmp_path / SEQUENCE
+    ranges = [header for path, header in server.requests if path == tar_path]
+    assert ranges == [None, f"bytes={len(FILES[tar_path]) // 2}-"]
+    assert (folder / "hdPose3d_stage1_coco19.tar").read_bytes() == FILES[tar_path]
+    assert (folder / "hdPose3d_stage1_coco19" / "body3DScene_00000001.json").read_bytes() == BODY_JSON
+    assert (folder / f"calibration_{SEQUENCE}.json").read_bytes() == FILES[f"/{SEQUENCE}/calibration_{SEQUENCE}.json"]
+    assert not list(folder.glob("*.part")) and not list(folder.glob(".*extracting"))
+    assert "hdHand3d.tar: not on the server (HTTP 404), skipped" in capsys.readouterr().out
+
+
+def test_download_retries_server_errors_with_doubling_delays(server, tmp_path, monkeypatch):
+    calibration = f"/{SEQUENCE}/calibration_{SEQUENCE}.json"
+    server.failures[calibration] = ["503", "503"]
+    delays = []
+    monkeypatch.setattr(download_panoptic.time, "sleep", delays.append)
+    assert _download(server, tmp_path, "--backoff", "1.5") == 0
+    assert delays == [1.5, 3.0]
+    assert [path for path, _ in server.requests].count(calibration) == 3
+
+
+def test_missing_required_file_fails_without_retrying(server, tmp_path, capsys):
+    del server.files[f"/{SEQUENCE}/hdPose3d_stage1_coco19.tar"]
+    assert _download(server, tmp_path) == 1
+    assert [path for path, _ in server.requests].count(f"/{SEQUENCE}/hdPose3d_stage1_coco19.tar") == 1
+    assert "hdPose3d_stage1_coco19.tar: FAILED: HTTP Error 404" in capsys.readouterr().err
+
+
+def test_finished_files_are_never_fetched_or_overwritten_again(server, tmp_path, capsys):
+    assert _download(server, tmp_path) == 0
+    extracted = tmp_path / SEQUENCE / "hdPose3d_stage1_coco19" / "body3DScene_00000001.json"
+    extracted.write_text("edited by the user")
+    asked = len(server.requests)
+    assert _download(server, tmp_path) == 0
+    assert len(server.requests) == asked + 1  # only the optional hand archive, which has no marker, is asked again
+    assert extracted.read_text() == "edited by the user"
+    assert capsys.readouterr().out.count("already complete") == 2
+
+
+def test_existing_damaged_file_is_reported_not_overwritten(server, tmp_path, capsys):
+    damaged = tmp_path / SEQUENCE / "hdPose3d_stage1_coco19.tar"
+    damaged.parent.mkdir(parents=True)
+    damaged.write_bytes(FILES[f"/{SEQUENCE}/hdPose3d_stage1_coco19.tar"][:700])
+    assert _download(server, tmp_path) == 1
+    error = capsys.readouterr().err
+    assert "hdPose3d_stage1_coco19.tar: damaged tar archive" in error and "delete it to download it again" in error
+    assert damaged.read_bytes() == FILES[f"/{SEQUENCE}/hdPose3d_stage1_coco19.tar"][:700]
+    assert not download_panoptic.marker_path(damaged).exists()
+
+
+def test_truncated_archive_from_the_server_fails_verification_and_keeps_no_file(server, tmp_path, capsys):
+    tar_path = f"/{SEQUENCE}/hdPose3d_stage1_coco19.tar"
+    server.files[tar_path] = FILES[tar_path][:700]
+    assert _download(server, tmp_path) == 1
+    error = capsys.readouterr().err
+    assert "hdPose3d_stage1_coco19.tar: FAILED: hdPose3d_stage1_coco19.tar: damaged tar archive" in error
+    assert not (tmp_path / SEQUENCE / "hdPose3d_stage1_coco19.tar").exists()
+    assert not list((tmp_path / SEQUENCE).glob("*.part"))
+
+
+def test_sha256_mismatch_refuses_the_file(server, tmp_path, capsys):
+    good = hashlib.sha256(FILES[f"/{SEQUENCE}/hdPose3d_stage1_coco19.tar"]).hexdigest()
+    checksums = tmp_path / "sha256.txt"
+    checksums.write_text(
+        f"{'0' * 64}  {SEQUENCE}/calibration_{SEQUENCE}.json\n{good}  {SEQUENCE}/hdPose3d_stage1_coco19.tar\n"
+    )
+    assert _download(server, tmp_path / "out", "--sha256", str(checksums)) == 1
+    assert f"calibration_{SEQUENCE}.json: SHA-256 must be {'0' * 64}" in capsys.readouterr().err
+    folder = tmp_path / "out" / SEQUENCE
+    assert sorted(path.name for path in folder.iterdir() if not path.is_dir()) == [
+        "hdPose3d_stage1_coco19.tar", "hdPose3d_stage1_coco19.tar.complete"]  # fmt: skip
+
+
+@pytest.mark.parametrize("member", ["../escape.txt", "hdHand3d/../../escape.txt", "link"])
+def test_malicious_tar_member_cannot_land_outside_the_sequence_folder(tmp_path, member):
+    folder = tmp_path / "sequence"
+    folder.mkdir()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        info = tarfile.TarInfo(member)
+        if member == "link":
+            info.type, info.linkname = tarfile.SYMTYPE, "/etc/passwd"
+            archive.addfile(info)
+        else:
+            info.size = 4
+            archive.addfile(info, io.BytesIO(b"evil"))
+    (folder / "hdHand3d.tar").write_bytes(buffer.getvalue())
+    with pytest.raises(ValueError, match="hdHand3d.tar: unsafe member refused, nothing extracted"):
+        download_panoptic.extract(folder / "hdHand3d.tar", folder)
+    assert sorted(path.name for path in tmp_path.rglob("*")) == ["hdHand3d.tar", "sequence"]
+
+
+def _look_at_calibration(views: int) -> Calibration:
+    """Views on a circle of 3 m around a person standing at the origin, world y down as in Panoptic."""
+    angle = torch.arange(views, dtype=torch.float64) * 2 * torch.pi / views
+    centers = torch.stack([3000 * angle.cos(), torch.full_like(angle, -1500.0), 3000 * angle.sin()], -1)
+    target = torch.tensor([0.0, -1000.0, 0.0], dtype=torch.float64).expand(views, 3)
+    R = look_at_rotation(centers, target, torch.tensor([0.0, -1.0, 0.0], dtype=torch.float64))
+    t = -(R @ centers.unsqueeze(-1)).squeeze(-1)
+    K = torch.tensor([[1500.0, 0, 960], [0, 1500, 540], [0, 0, 1]], dtype=torch.float64).expand(views, 3, 3)
+    dist = torch.tensor([-0.2, 0.2, 0.0, 0.0, 0.0], dtype=torch.float64).expand(views, 5)
+    names = tuple(f"00_{c:02d}" for c in range(views))
+    return Calibration(Camera(K, R, t, dist), names, torch.tensor([[1920, 1080]] * views))
+
+
+def _write_fake_sequence(root: Path, name: str, frames: int, views: int, seed: int, with_openpose: bool) -> dict:
+    """A downloaded-looking sequence written with the kit's writers; returns what was written."""
+    folder = root / name
+    calibration = _look_at_calibration(views)
+    panoptic.write_calibration(panoptic.calibration_file(folder), calibration)
+    generator = torch.Generator().manual_seed(seed)
+    body = torch.randn(frames, 18, 3, generator=generator, dtype=torch.float64) * 200 + torch.tensor([0, -1000.0, 0])
+    confidence = torch.full((frames, 18), 0.7, dtype=torch.float64)
+    confidence[0, 4] = 0.05  # below the 0.1 threshold: unknown in the groundtruth
+    hands = torch.randn(frames, 42, 3, generator=generator, dtype=torch.float64) * 50 + torch.tensor([0, -1000.0, 0])
+    frame_ids = torch.arange(frames) + 100
+    for f, frame in enumerate(frame_ids.tolist()):
+        panoptic.write_bodies(panoptic.body_file(folder, frame), body[f][None], confidence[f][None], [0])
+        panoptic.write_hands(panoptic.hand_file(folder, frame), hands[f][None], torch.ones(1, 42, dtype=torch.bool),
+                             torch.ones(1, 42), [0])  # fmt: skip
+    points = torch.cat([body, hands], 1)
+    keypoints = project(points[:, None], calibration.cameras)  # (F, C, 60, 2)
+    view_mask = torch.ones(frames, views, dtype=torch.bool)
+    view_mask[-1, 1:] = False  # the last frame is seen by one view only: dropped from the OpenPose build
+    if with_openpose:
+        openpose.write_openpose_views(folder / build.OPENPOSE_FOLDER, calibration.names, frame_ids, keypoints,
+                                      torch.full(keypoints.shape[:-1], 0.9), view_mask)  # fmt: skip
+    return {"points": points, "confidence": confidence, "keypoints": keypoints, "frame_ids": frame_ids}
+
+
+def test_assign_splits_keeps_whole_sequences_about_80_10_10():
+    names = [f"seq{k}" for k in range(20)]
+    splits = build.assign_splits(names, seed=3)
+    counts = {split: list(splits.values()).count(split) for split in build.SPLITS}
+    assert counts == {"train": 16, "validation": 2, "test": 2} and set(splits) == set(names)
+    assert build.assign_splits(names, seed=3) == splits
+    assert set(build.assign_splits(names[:2]).values()) == {"train"}
+
+
+def test_split_file_line_errors_name_file_and_line(tmp_path):
+    (tmp_path / "splits.txt").write_text("a train\nb training\n")
+    with pytest.raises(ValueError, match=r"splits.txt: line 2 must read '<sequence> <split>'"):
+        build.read_split_file(tmp_path / "splits.txt")
+
+
+def test_build_from_openpose_output_end_to_end(tmp_path):
+    written = {name: _write_fake_sequence(tmp_path / "raw", name, frames=4, views=3, seed=k, with_openpose=True)
+               for k, name in enumerate(["seqA", "seqB", "seqC"])}  # fmt: skip
+    (tmp_path / "splits.txt").write_text("seqA train\nseqB train  # two in train\nseqC test\n")
+    with pytest.warns(UserWarning, match="dropped 1 of 4 frames"):
+        paths = build.build_datasets(tmp_path / "raw", tmp_path / "out", list(written), tmp_path / "splits.txt")
+    assert sorted(paths) == ["test", "train"]
+    train = MultiViewDataset.load(paths["train"])
+    assert train.sequence_names == ("seqA", "seqB") and train.skeleton_name == "body_hands"
+    assert train.keypoints_2d.shape == (6, 3, 60, 2) and train.cameras.batch_shape == (2, 3)
+    assert train.metadata["detections"] == "openpose" and train.metadata["dropped_frames"] == {"seqA": 1, "seqB": 1}
+    seq_b = train.sequence_index == 1
+    expected = written["seqB"]
+    assert train.frame_ids[seq_b].tolist() == expected["frame_ids"][:3].tolist()
+    assert torch.allclose(train.keypoints_2d[seq_b].double(), expected["keypoints"][:3], atol=1e-2)
+    truth = expected["points"][:3].clone()
+    truth[0, 4] = float("nan")
+    assert torch.allclose(train.points_3d[seq_b].double(), truth, atol=1e-2, equal_nan=True)
+    camera_t = panoptic.read_calibration(panoptic.calibration_file(tmp_path / "raw" / "seqB")).cameras.t
+    assert torch.allclose(train.cameras.t[1], camera_t)
+
+
+def test_build_with_simulated_detections_end_to_end(tmp_path):
+    for k, name in enumerate(["seqA", "seqB", "seqC"]):
+        _write_fake_sequence(tmp_path / "raw", name, frames=3, views=3, seed=k, with_openpose=False)
+    paths = build.build_datasets(tmp_path / "raw", tmp_path / "out", ["seqA", "seqB", "seqC"])
+    assert sorted(paths) == ["test", "train", "validation"]
+    dataset = MultiViewDataset.load(paths["train"])
+    assert dataset.metadata["detections"] == "simulated" and dataset.keypoints_2d.shape == (3, 3, 60, 2)
+    assert dataset.view_mask.all() and torch.isfinite(dataset.keypoints_2d).all()
+    assert (dataset.keypoints_2d[dataset.confidence == 0] == 0).all()
+
+
+def test_simulated_detections_without_noise_are_the_projections_of_the_groundtruth(tmp_path):
+    written = _write_fake_sequence(tmp_path, "seqA", frames=3, views=3, seed=0, with_openpose=False)
+    config = build.BuildConfig(skeleton="body", detection_config=DetectionConfig.noiseless())
+    data = build.build_sequence(tmp_path / "seqA", "body", config)
+    found = data.confidence > 0
+    assert found.float().mean() > 0.9
+    assert torch.allclose(data.keypoints_2d[found].double(), written["keypoints"][:, :, :18][found], atol=0.05)
+    unknown = torch.isnan(data.points_3d).any(-1)[:, None].expand_as(found)
+    assert unknown.any() and not found[unknown].any()
+
+
+def test_build_script_dry_run_prints_the_plan_and_writes_nothing(tmp_path, capsys):
+    _write_fake_sequence(tmp_path / "raw", "seqA", frames=2, views=2, seed=0, with_openpose=True)
+    arguments = ["--root", str(tmp_path / "raw"), "--out", str(tmp_path / "out"), "--sequences", "seqA", "--dry-run"]
+    assert build_panoptic_dataset.main(arguments) == 0
+    output = capsys.readouterr().out
+    assert "skeleton: body_hands" in output and "train: seqA (openpose)" in output and "validation: none" in output
+    assert not (tmp_path / "out").exists()

@@ -1,0 +1,526 @@
+"""Synthetic people: subjects with anthropometric bone lengths, and smooth motion built by forward kinematics.
+
+A pose is a vector of joint angles in degrees (``DEGREES_OF_FREEDOM``, clamped to ``JOINT_LIMITS``); forward
+kinematics turns it into the 60 joints of ``skeleton.BODY_HANDS`` (the first 18 are ``BODY``). Because every joint
+is placed by rotating a bone of fixed length, bone lengths stay constant over time and no elbow or knee ever bends
+backwards, which is what a lifting network must learn from this data.
+
+A sequence blends a few parametric motion primitives (walking, raising the arms, reaching, squatting, bending,
+turning, ...) with random amplitudes, frequencies and phases, each faded in and out by a slow envelope, on top of
+the subject's rest pose and a small idle sway. Every term is a smooth function of time, so poses are smooth at 30 fps.
+
+Frames: forward kinematics works in a *body frame* (x the person's anatomical left, y up, z forward, mm, floor at
+y = 0). ``pose_sequence`` turns it into Panoptic's world, whose y axis points **down** (floor at y = 0): the body
+frame is turned half a turn about z (x → −x, y → −y, a proper rotation, so left stays left) and then about the
+vertical by the person's yaw. Anthropometric proportions follow Winter's segment tables (Biomechanics and Motor
+Control of Human Movement), adjusted to the Panoptic keypoints measured on real frames: neck–hip 44 cm, upper arm
+27 cm, forearm 24 cm, thigh 40 cm, shin 42 cm, shoulders 33 cm and hips 20 cm apart for a person of about 1.7 m.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from weakpose_lite.skeleton import BODY_HANDS, Skeleton
+
+SIDES = ("left", "right")
+_SIDE_SIGN = {"left": 1.0, "right": -1.0}  # lateral coordinates and sideways rotations flip for the right side
+_TRUNK_DOFS = (
+    "pelvis_tilt", "spine_flex", "spine_lateral", "spine_twist", "head_pitch", "head_yaw", "head_roll",
+)  # fmt: skip
+_LIMB_DOFS = (
+    "shoulder_flex", "shoulder_abduct", "shoulder_twist", "elbow_flex", "forearm_supinate", "wrist_flex",
+    "wrist_deviate", "hip_flex", "hip_abduct", "hip_twist", "knee_flex",
+)  # fmt: skip
+DEGREES_OF_FREEDOM = _TRUNK_DOFS + tuple(f"{side}_{dof}" for side in SIDES for dof in _LIMB_DOFS)
+
+# Positive directions: tilt/flexion forward, lateral bend and head roll toward the left, twist/yaw to the left,
+# head pitch down; abduction away from the body; elbow and knee flexion only bend (0 is straight), so a limit of 0
+# is what forbids hyper-extension. Ranges are the usual clinical ranges of motion, narrowed a little.
+_TRUNK_LIMITS = {
+    "pelvis_tilt": (-15, 90), "spine_flex": (-25, 60), "spine_lateral": (-35, 35), "spine_twist": (-45, 45),
+    "head_pitch": (-45, 60), "head_yaw": (-75, 75), "head_roll": (-35, 35),
+}  # fmt: skip
+_LIMB_LIMITS = {
+    "shoulder_flex": (-50, 180), "shoulder_abduct": (-10, 180), "shoulder_twist": (-80, 80), "elbow_flex": (0, 145),
+    "forearm_supinate": (-85, 85), "wrist_flex": (-60, 70), "wrist_deviate": (-20, 30),
+    "hip_flex": (-20, 125), "hip_abduct": (-15, 45), "hip_twist": (-40, 40), "knee_flex": (0, 145),
+}  # fmt: skip
+JOINT_LIMITS = _TRUNK_LIMITS | {f"{side}_{dof}": _LIMB_LIMITS[dof] for side in SIDES for dof in _LIMB_DOFS}
+
+# Segment lengths as fractions of standing height (Winter's table, matched to Panoptic's keypoints, see above);
+# "head" is the length the face offsets below are fractions of, so heads vary in size like the other segments.
+SEGMENT_FRACTIONS = {
+    "ankle_height": 0.039, "shin": 0.250, "thigh": 0.235, "hip_width": 0.115, "torso": 0.258,
+    "shoulder_width": 0.194, "upper_arm": 0.158, "forearm": 0.139, "hand": 0.108, "head": 1.0,
+}  # fmt: skip
+# Face keypoints in the head frame, fractions of height, about a pivot 0.075 H above the neck keypoint.
+_HEAD_PIVOT = (0.0, 0.075, -0.005)
+_FACE_POINTS = {
+    "nose": (0.0, 0.045, 0.075),
+    "left_eye": (0.019, 0.062, 0.060), "right_eye": (-0.019, 0.062, 0.060),
+    "left_ear": (0.046, 0.052, 0.005), "right_ear": (-0.046, 0.052, 0.005),
+}  # fmt: skip
+HEIGHT_RANGE_MM = (1500.0, 1950.0)
+FINGERS = ("thumb", "index", "middle", "ring", "pinky")
+
+
+@dataclass(frozen=True)
+class Subject:
+    """One person: standing height and segment lengths in mm, a rest pose (D,) in degrees, and a vigour factor."""
+
+    name: str
+    height: float
+    segments: dict[str, float]
+    rest_pose: Tensor
+    vigour: float
+
+
+@dataclass(frozen=True)
+class Motion:
+    """One sequence of T frames: joint angles (T, D) in degrees, finger curl (T, 2, 5) in [0, 1] (left, right;
+    thumb to pinky), pelvis position on the floor (T, 2) as world (x, z) mm, and yaw (T,) in radians."""
+
+    angles: Tensor
+    finger_curl: Tensor
+    floor_position: Tensor
+    yaw: Tensor
+
+
+def _uniform(generator: torch.Generator, low: float, high: float, *shape: int) -> Tensor:
+    return low + (high - low) * torch.rand(shape, generator=generator)
+
+
+def _choice(generator: torch.Generator, count: int) -> int:
+    return int(torch.randint(count, (), generator=generator))
+
+
+def sample_subject(name: str, generator: torch.Generator) -> Subject:
+    """One random adult: height ~ N(1.72 m, 9 cm) within 1.50–1.95 m, each segment ±3 % (at most ±8 %) around it."""
+    height = float((1720.0 + 90.0 * torch.randn((), generator=generator)).clamp(*HEIGHT_RANGE_MM))
+    variation = (0.03 * torch.randn(len(SEGMENT_FRACTIONS), generator=generator)).clamp(-0.08, 0.08)
+    segments = {
+        name: height * fraction * (1.0 + float(change))
+        for (name, fraction), change in zip(SEGMENT_FRACTIONS.items(), variation)
+    }
+    return Subject(name, height, segments, _sample_rest_pose(generator), float(_uniform(generator, 0.7, 1.1)))
+
+
+def _sample_rest_pose(generator: torch.Generator) -> Tensor:
+    """A personal way of standing (D,) in degrees: arms slightly out and bent, feet apart, knees soft."""
+    style = {
+        "spine_flex": (-5, 8), "head_pitch": (-5, 12), "shoulder_abduct": (4, 16), "shoulder_flex": (-5, 8),
+        "elbow_flex": (5, 30), "forearm_supinate": (-30, 10), "wrist_flex": (-5, 15), "hip_abduct": (2, 8),
+        "knee_flex": (0, 8), "hip_twist": (0, 12),
+    }  # fmt: skip
+    offsets = {}
+    for dof, (low, high) in style.items():
+        value = _uniform(generator, low, high)
+        for name in (dof,) if dof in _TRUNK_DOFS else (f"{side}_{dof}" for side in SIDES):
+            offsets[name] = value + _uniform(generator, -2, 2)
+    return _angle_vector(offsets, ())
+
+
+def _angle_vector(offsets: dict[str, Tensor | float], shape: tuple[int, ...]) -> Tensor:
+    """Named angle series of shape ``shape`` -> (*shape, D), zero for every degree of freedom not named."""
+    unknown = set(offsets) - set(DEGREES_OF_FREEDOM)
+    if unknown:
+        raise ValueError(f"unknown degrees of freedom {sorted(unknown)}")
+    columns = [torch.as_tensor(offsets.get(name, 0.0), dtype=torch.float32).expand(shape) for name in DEGREES_OF_FREEDOM]
+    return torch.stack(columns, -1)
+
+
+def clamp_to_limits(angles: Tensor) -> Tensor:
+    """Joint angles (..., D) in degrees -> the same clamped to ``JOINT_LIMITS``."""
+    low = torch.tensor([JOINT_LIMITS[name][0] for name in DEGREES_OF_FREEDOM], dtype=angles.dtype)
+    high = torch.tensor([JOINT_LIMITS[name][1] for name in DEGREES_OF_FREEDOM], dtype=angles.dtype)
+    return torch.maximum(torch.minimum(angles, high), low)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Motion primitives: time (T,) in s -> joint-angle offsets (T, D) in degrees, amplitudes drawn from the generator.
+
+
+def _wave(time: Tensor, frequency: Tensor | float, phase: Tensor | float) -> Tensor:
+    """sin(2π f t + φ): a smooth oscillation in [−1, 1]."""
+    return torch.sin(2 * math.pi * frequency * time + phase)
+
+
+def _rise(time: Tensor, frequency: Tensor | float, phase: Tensor | float) -> Tensor:
+    """(1 − cos(2π f t + φ)) / 2: a smooth go-and-return in [0, 1], for movements away from rest and back."""
+    return 0.5 * (1 - torch.cos(2 * math.pi * frequency * time + phase))
+
+
+def arm_elevation_angles(azimuth: Tensor, elevation: Tensor) -> tuple[Tensor, Tensor]:
+    """Raise direction azimuth (...) (0 forward, 90 sideways) and elevation (...) from hanging, degrees ->
+    (shoulder flexion, abduction) (...) in degrees that point the upper arm there.
+
+    With R = Rx(−flexion) Rz(abduction) the arm points along (sin a, −cos a cos f, cos a sin f); equating it to
+    (sin β sin e, −cos e, cos β sin e) gives sin a = sin β sin e and tan f = cos β sin e / cos e.
+    """
+    beta, e = torch.deg2rad(azimuth), torch.deg2rad(elevation)
+    abduction = torch.asin((torch.sin(beta) * torch.sin(e)).clamp(-1, 1))
+    flexion = torch.atan2(torch.cos(beta) * torch.sin(e), torch.cos(e))
+    return torch.rad2deg(flexion), torch.rad2deg(abduction)
+
+
+def _arms_raise(time: Tensor, generator: torch.Generator) -> Tensor:
+    frequency, elevation = _uniform(generator, 0.12, 0.45), _uniform(generator, 60, 175)
+    azimuth, phase = _uniform(generator, 0, 90), _uniform(generator, 0, 2 * math.pi)
+    mode = _choice(generator, 3)  # both arms together, alternating, or one arm only
+    phases = (phase, phase + math.pi if mode == 1 else phase)
+    amounts = (1.0, 0.0 if mode == 2 else 1.0)
+    offsets = {}
+    for side, side_phase, amount in zip(SIDES, phases, amounts):
+        raised = amount * _rise(time, frequency, side_phase)
+        side_azimuth = (azimuth + _uniform(generator, -15, 15)).clamp(0, 90)
+        flexion, abduction = arm_elevation_angles(side_azimuth, elevation * raised)
+        offsets |= {f"{side}_shoulder_flex": flexion, f"{side}_shoulder_abduct": abduction}
+        offsets[f"{side}_elbow_flex"] = -10 * raised
+    return _angle_vector(offsets, time.shape)
+
+
+def _reach(time: Tensor, generator: torch.Generator) -> Tensor:
+    side = SIDES[_choice(generator, 2)]
+    sign = _SIDE_SIGN[side]
+    frequency, phase = _uniform(generator, 0.1, 0.35), _uniform(generator, 0, 2 * math.pi)
+    reach = _rise(time, frequency, phase)
+    offsets = {
+        f"{side}_shoulder_flex": _uniform(generator, 40, 110) * reach,
+        f"{side}_shoulder_abduct": _uniform(generator, -10, 50) * reach,
+        f"{side}_elbow_flex": -30 * reach,
+        "spine_flex": _uniform(generator, 5, 30) * reach,
+        "spine_twist": -sign * _uniform(generator, 0, 25) * reach,
+        "pelvis_tilt": _uniform(generator, 0, 20) * reach,
+        "head_pitch": _uniform(generator, 0, 20) * reach,
+    }
+    return _angle_vector(offsets, time.shape)
+
+
+def _elbow_curls(time: Tensor, generator: torch.Generator) -> Tensor:
+    frequency, amplitude = _uniform(generator, 0.2, 0.6), _uniform(generator, 40, 120)
+    alternate = bool(_choice(generator, 2))
+    phase = _uniform(generator, 0, 2 * math.pi)
+    offsets = {}
+    for k, side in enumerate(SIDES):
+        curl = _rise(time, frequency, phase + (math.pi if alternate and k else 0.0))
+        offsets |= {f"{side}_elbow_flex": amplitude * curl, f"{side}_forearm_supinate": 40 * curl}
+        offsets[f"{side}_shoulder_flex"] = _uniform(generator, 0, 40) * curl
+    return _angle_vector(offsets, time.shape)
+
+
+def _squat(time: Tensor, generator: torch.Generator) -> Tensor:
+    """Knees bend by up to 130°; the thigh turns forward by 70 % of that and the trunk leans to keep balance."""
+    depth = _uniform(generator, 0.3, 1.0) * _rise(time, _uniform(generator, 0.1, 0.3), _uniform(generator, 0, 6.3))
+    knee, lean = 130 * depth, _uniform(generator, 15, 40) * depth
+    arms_forward = _uniform(generator, 0, 90) * depth
+    offsets = {"pelvis_tilt": lean}
+    for side in SIDES:
+        offsets |= {f"{side}_knee_flex": knee, f"{side}_hip_flex": 0.7 * knee + lean}
+        offsets[f"{side}_shoulder_flex"] = arms_forward
+    return _angle_vector(offsets, time.shape)
+
+
+def _bend(time: Tensor, generator: torch.Generator) -> Tensor:
+    """Bending forward from the hips (thighs stay upright) with the arms hanging toward the floor."""
+    bend = _rise(time, _uniform(generator, 0.08, 0.25), _uniform(generator, 0, 6.3))
+    tilt, spine, knees = _uniform(generator, 30, 85) * bend, _uniform(generator, 5, 35) * bend, _uniform(generator, 0, 25) * bend
+    offsets = {"pelvis_tilt": tilt, "spine_flex": spine, "head_pitch": -0.3 * tilt}
+    for side in SIDES:
+        offsets |= {f"{side}_hip_flex": tilt + 0.5 * knees, f"{side}_knee_flex": knees}
+        offsets[f"{side}_shoulder_flex"] = 0.9 * (tilt + spine)
+    return _angle_vector(offsets, time.shape)
+
+
+def _side_bend(time: Tensor, generator: torch.Generator) -> Tensor:
+    bend = _wave(time, _uniform(generator, 0.08, 0.3), _uniform(generator, 0, 6.3))
+    lateral, stretch = _uniform(generator, 10, 35), _uniform(generator, 0, 150)
+    offsets = {"spine_lateral": lateral * bend, "head_roll": 0.3 * lateral * bend}
+    # the arm on the outside of the bend reaches over the head
+    offsets |= {"right_shoulder_abduct": stretch * bend.clamp(min=0), "left_shoulder_abduct": stretch * (-bend).clamp(min=0)}
+    return _angle_vector(offsets, time.shape)
+
+
+def _torso_twist(time: Tensor, generator: torch.Generator) -> Tensor:
+    twist = _wave(time, _uniform(generator, 0.1, 0.4), _uniform(generator, 0, 6.3))
+    amplitude, arms_out = _uniform(generator, 15, 45), _uniform(generator, 0, 80)
+    offsets = {"spine_twist": amplitude * twist, "head_yaw": 0.5 * amplitude * twist}
+    for side in SIDES:
+        offsets |= {f"{side}_shoulder_abduct": arms_out, f"{side}_elbow_flex": _uniform(generator, 0, 60)}
+    return _angle_vector(offsets, time.shape)
+
+
+def _knee_lifts(time: Tensor, generator: torch.Generator) -> Tensor:
+    frequency, phase = _uniform(generator, 0.3, 0.8), _uniform(generator, 0, 6.3)
+    height = _uniform(generator, 35, 95)
+    offsets = {}
+    for k, side in enumerate(SIDES):
+        lift = _rise(time, frequency, phase + k * math.pi) ** 2  # one leg at a time, the other one stands
+        offsets |= {f"{side}_hip_flex": height * lift, f"{side}_knee_flex": 1.2 * height * lift}
+        offsets[f"{SIDES[1 - k]}_shoulder_flex"] = 0.4 * height * lift
+        offsets[f"{side}_elbow_flex"] = 30.0
+    return _angle_vector(offsets, time.shape)
+
+
+def _leg_swing(time: Tensor, generator: torch.Generator) -> Tensor:
+    side = SIDES[_choice(generator, 2)]
+    swing = _wave(time, _uniform(generator, 0.2, 0.6), _uniform(generator, 0, 6.3))
+    offsets = {f"{side}_knee_flex": 10 * swing.abs()}
+    if _choice(generator, 2):
+        offsets[f"{side}_hip_abduct"] = _uniform(generator, 15, 40) * swing.clamp(min=0)
+    else:
+        offsets[f"{side}_hip_flex"] = _uniform(generator, 20, 60) * swing
+    offsets["spine_lateral"] = -_SIDE_SIGN[side] * 5 * swing.abs()
+    return _angle_vector(offsets, time.shape)
+
+
+def _look_around(time: Tensor, generator: torch.Generator) -> Tensor:
+    offsets = {
+        "head_yaw": _uniform(generator, 10, 70) * _wave(time, _uniform(generator, 0.05, 0.3), _uniform(generator, 0, 6.3)),
+        "head_pitch": _uniform(generator, 5, 30) * _wave(time, _uniform(generator, 0.05, 0.3), _uniform(generator, 0, 6.3)),
+        "head_roll": _uniform(generator, 0, 15) * _wave(time, _uniform(generator, 0.05, 0.3), _uniform(generator, 0, 6.3)),
+    }
+    return _angle_vector(offsets, time.shape)
+
+
+def _idle_sway(time: Tensor, generator: torch.Generator) -> Tensor:
+    """A few degrees of slow independent oscillation on every joint: nobody stands perfectly still."""
+    count = len(DEGREES_OF_FREEDOM)
+    amplitude = _uniform(generator, 1, 6, count)
+    frequency, phase = _uniform(generator, 0.05, 0.4, count), _uniform(generator, 0, 2 * math.pi, count)
+    return amplitude * torch.sin(2 * math.pi * frequency * time[:, None] + phase)
+
+
+PRIMITIVES = {
+    "arms_raise": _arms_raise, "reach": _reach, "elbow_curls": _elbow_curls, "squat": _squat, "bend": _bend,
+    "side_bend": _side_bend, "torso_twist": _torso_twist, "knee_lifts": _knee_lifts, "leg_swing": _leg_swing,
+}  # fmt: skip
+
+
+def _envelope(time: Tensor, generator: torch.Generator) -> Tensor:
+    """How much of a primitive is on at each time (T,) in [0, 1]: always on, or faded in and out over 5–15 s."""
+    if _choice(generator, 3) == 0:
+        return torch.ones_like(time)
+    return _rise(time, 1 / _uniform(generator, 5, 15), _uniform(generator, 0, 2 * math.pi))
+
+
+def _gait(distance: Tensor, speed: Tensor, stride: float, generator: torch.Generator) -> Tensor:
+    """Walking angles (T, D) from the distance walked (T,) mm and the speed (T,) mm/s: hips swing ±20°, knees flex
+    in swing, arms counter-swing; every amplitude scales with speed (about 1 m/s gives the full swing), so a person
+    who stops walking stands on straight legs."""
+    phase = 2 * math.pi * distance / stride
+    amount = _uniform(generator, 0.7, 1.2) * (speed / 1000.0).clamp(max=1.1)
+    offsets = {}
+    for k, side in enumerate(SIDES):
+        leg = phase + k * math.pi
+        swing_knee = ((1 + torch.cos(leg + 0.4)) / 2) ** 3  # peaks early in swing, when the thigh moves forward
+        offsets |= {f"{side}_hip_flex": amount * 20 * torch.sin(leg), f"{side}_knee_flex": amount * 55 * swing_knee}
+        offsets[f"{side}_shoulder_flex"] = -amount * 15 * torch.sin(leg)
+    offsets["spine_twist"] = amount * 5 * torch.sin(phase)
+    return _angle_vector(offsets, distance.shape)
+
+
+def _floor_path(time: Tensor, fps: float, generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Where the pelvis is on the floor: a circle around the dome centre walked at a varying speed.
+
+    Returns (x, z) positions (T, 2) mm, the heading yaw (T,) rad along the circle, the distance walked (T,) mm and
+    the speed (T,) mm/s (zero for the 60 % of sequences where the person stays on one spot).
+    """
+    # the range-of-motion subjects stay near the middle of the dome, where every camera sees most of the body
+    radius = _uniform(generator, 150, 600)
+    centre = _uniform(generator, -150, 150, 2)
+    walking = bool(torch.rand((), generator=generator) < 0.4)
+    speed = _uniform(generator, 300, 1100) * _envelope(time, generator) if walking else torch.zeros_like(time)
+    direction = 1.0 if _choice(generator, 2) else -1.0
+    distance = torch.cumsum(speed, 0) / fps
+    angle = _uniform(generator, 0, 2 * math.pi) + direction * distance / radius
+    position = centre + radius * torch.stack([torch.cos(angle), torch.sin(angle)], -1)
+    tangent = direction * torch.stack([-torch.sin(angle), torch.cos(angle)], -1)
+    return position, torch.atan2(tangent[:, 0], tangent[:, 1]), distance, speed
+
+
+def _turning(time: Tensor, generator: torch.Generator) -> Tensor:
+    """Extra yaw (T,) rad: none, a slow turn back and forth of up to ±150°, or steady spinning on the spot."""
+    kind = _choice(generator, 3)
+    if kind == 0:
+        return torch.zeros_like(time)
+    if kind == 1:
+        return math.radians(float(_uniform(generator, 30, 150))) * _wave(time, _uniform(generator, 0.03, 0.15), 0.0)
+    return _uniform(generator, -0.8, 0.8) * time
+
+
+def _finger_curl(time: Tensor, generator: torch.Generator) -> Tensor:
+    """Finger curl (T, 2, 5) in [0, 1]: a relaxed rest curl, grips that close all fingers together, small jitter."""
+    rest = _uniform(generator, 0.1, 0.35, 2, 5)
+    grip = _uniform(generator, 0.0, 0.8, 2, 1) * _rise(time[:, None, None], _uniform(generator, 0.05, 0.4, 2, 1), _uniform(generator, 0, 6.3, 2, 1))
+    jitter = 0.1 * torch.sin(2 * math.pi * _uniform(generator, 0.1, 0.5, 2, 5) * time[:, None, None] + _uniform(generator, 0, 6.3, 2, 5))
+    return (rest + grip + jitter).clamp(0, 1)
+
+
+def sample_motion(subject: Subject, num_frames: int, fps: float, generator: torch.Generator) -> Motion:
+    """A random smooth sequence of ``num_frames`` frames at ``fps`` for ``subject``: a blend of 2–4 primitives."""
+    time = torch.arange(num_frames, dtype=torch.float32) / fps
+    names = list(PRIMITIVES)
+    count = 2 + _choice(generator, 3)
+    chosen = [names[k] for k in torch.randperm(len(names), generator=generator)[:count].tolist()]
+    angles = subject.rest_pose + _idle_sway(time, generator) + _look_around(time, generator)
+    for name in chosen:
+        angles = angles + subject.vigour * _envelope(time, generator)[:, None] * PRIMITIVES[name](time, generator)
+    position, heading, distance, speed = _floor_path(time, fps, generator)
+    angles = angles + _gait(distance, speed, 0.75 * subject.height, generator)
+    yaw = heading + _turning(time, generator)
+    return Motion(clamp_to_limits(angles), _finger_curl(time, generator), position, yaw)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Forward kinematics.
+
+
+def _rotation(axis: int, degrees: Tensor) -> Tensor:
+    """Rotation matrices (..., 3, 3) by ``degrees`` (...) about coordinate axis 0, 1 or 2 (right-handed)."""
+    radians = torch.deg2rad(degrees)
+    cos, sin = torch.cos(radians), torch.sin(radians)
+    one, zero = torch.ones_like(cos), torch.zeros_like(cos)
+    rows = {
+        0: ((one, zero, zero), (zero, cos, -sin), (zero, sin, cos)),
+        1: ((cos, zero, sin), (zero, one, zero), (-sin, zero, cos)),
+        2: ((cos, -sin, zero), (sin, cos, zero), (zero, zero, one)),
+    }[axis]
+    return torch.stack([torch.stack(row, -1) for row in rows], -2)
+
+
+def _apply(rotation: Tensor, vector: Tensor) -> Tensor:
+    """Rotations (T, 3, 3) applied to one vector (3,) -> (T, 3), or to N vectors each (T, N, 3) -> (T, N, 3)."""
+    if vector.dim() == 1:
+        return rotation @ vector
+    # row vectors times Rᵀ: one small matrix product per frame, much faster than one per point
+    return vector @ rotation.transpose(-1, -2)
+
+
+def _vector(x: float, y: float, z: float) -> Tensor:
+    return torch.tensor([x, y, z], dtype=torch.float32)
+
+
+def _hand_points(curl: Tensor, hand_length: float, sign: float) -> Tensor:
+    """Finger curl (T, 5) -> the 21 HAND21 keypoints (T, 21, 3) in the forearm's rest frame, relative to the wrist.
+
+    Rest frame of a hanging arm: fingers point down (−y), the thumb forward (+z), the palm toward the body (−sign x).
+    Each finger flexes toward the palm at its three joints (85°, 105°, 75° at full curl); the thumb opposes.
+    """
+    distal, thumb_side, palm = _vector(0, -1, 0), _vector(0, 0, 1), _vector(-sign, 0, 0)
+    # finger: base (across toward thumb, along the hand), spread in degrees, phalanx lengths; all × hand length
+    layout = {
+        "index": (0.10, 0.47, 8.0, (0.21, 0.13, 0.10)),
+        "middle": (0.03, 0.47, 0.0, (0.24, 0.15, 0.11)),
+        "ring": (-0.04, 0.45, -6.0, (0.22, 0.14, 0.10)),
+        "pinky": (-0.11, 0.41, -14.0, (0.17, 0.10, 0.09)),
+    }
+    points = [0.08 * hand_length * distal.expand(curl.shape[0], 3)]
+    thumb_base = 0.11 * thumb_side + 0.12 * distal + 0.04 * palm
+    thumb_direction = torch.nn.functional.normalize(0.6 * distal + 0.7 * thumb_side + 0.35 * palm, dim=0)
+    thumb_bend = palm - 0.3 * thumb_side
+    # the bend direction must be orthogonal to the thumb for its phalanges to keep their lengths
+    thumb_bend = torch.nn.functional.normalize(thumb_bend - (thumb_bend @ thumb_direction) * thumb_direction, dim=0)
+    points += _finger(hand_length * thumb_base, thumb_direction, thumb_bend, (0.25, 0.18, 0.14), (25, 45, 65), curl[:, 0], hand_length)
+    for k, (across, along, spread, lengths) in enumerate(layout.values(), start=1):
+        spread_radians = math.radians(spread)
+        direction = math.cos(spread_radians) * distal + math.sin(spread_radians) * thumb_side
+        base = hand_length * (across * thumb_side + along * distal)
+        points += _finger(base, direction, palm, lengths, (85, 105, 75), curl[:, k], hand_length)
+    return torch.stack(points, -2)
+
+
+def _finger(
+    base: Tensor, direction: Tensor, bend: Tensor, lengths: tuple, full_curl: tuple, curl: Tensor, hand_length: float
+) -> list[Tensor]:
+    """The 4 keypoints (each (T, 3)) of a finger: its base, then each phalanx turned toward ``bend`` by the
+    cumulative flexion ``curl × full_curl`` (degrees)."""
+    points, current, flexion = [base.expand(curl.shape[0], 3)], base, torch.zeros_like(curl)
+    for length, full in zip(lengths, full_curl):
+        flexion = flexion + torch.deg2rad(full * curl)
+        segment = torch.cos(flexion)[:, None] * direction + torch.sin(flexion)[:, None] * bend
+        current = current + hand_length * length * segment
+        points.append(current)
+    return points
+
+
+def forward_kinematics(angles: Tensor, finger_curl: Tensor, subject: Subject) -> Tensor:
+    """Joint angles (T, D) degrees, finger curl (T, 2, 5) -> BODY_HANDS joints (T, 60, 3) in the body frame, mm.
+
+    Body frame: x the person's left, y up, z forward, pelvis (mid-hip) at the origin.
+    """
+    angle = {name: angles[:, k] for k, name in enumerate(DEGREES_OF_FREEDOM)}
+    size = subject.segments
+    joints: dict[str, Tensor] = {}
+    pelvis = _rotation(0, angle["pelvis_tilt"])
+    chest = pelvis @ _rotation(0, angle["spine_flex"]) @ _rotation(2, -angle["spine_lateral"]) @ _rotation(1, angle["spine_twist"])
+    neck = _apply(chest, _vector(0, size["torso"], 0))
+    joints["neck"] = neck
+    head = chest @ _rotation(1, angle["head_yaw"]) @ _rotation(0, angle["head_pitch"]) @ _rotation(2, -angle["head_roll"])
+    pivot = neck + _apply(chest, size["head"] * _vector(*_HEAD_PIVOT))
+    for name, offset in _FACE_POINTS.items():
+        joints[name] = pivot + _apply(head, size["head"] * _vector(*offset))
+    for side in SIDES:
+        joints |= _arm(angle, chest, neck, side, subject, finger_curl[:, SIDES.index(side)])
+        joints |= _leg(angle, pelvis, side, subject)
+    hand_names = [f"{side}_hand_{joint}" for side in SIDES for joint in _hand_joint_names()]
+    return torch.stack([joints[name] for name in BODY_HANDS.joints[:18] + tuple(hand_names)], -2)
+
+
+def _hand_joint_names() -> tuple[str, ...]:
+    return tuple(name.split("_hand_", 1)[1] for name in BODY_HANDS.joints if name.startswith("left_hand_"))
+
+
+def _arm(angle: dict, chest: Tensor, neck: Tensor, side: str, subject: Subject, curl: Tensor) -> dict[str, Tensor]:
+    """Shoulder, elbow, wrist and the 21 hand keypoints of one arm (each (T, 3)), body frame."""
+    sign, size = _SIDE_SIGN[side], subject.segments
+    dof = {name: angle[f"{side}_{name}"] for name in _LIMB_DOFS}
+    shoulder = neck + _apply(chest, _vector(sign * size["shoulder_width"] / 2, 0, 0))
+    upper = chest @ _rotation(0, -dof["shoulder_flex"]) @ _rotation(2, sign * dof["shoulder_abduct"]) @ _rotation(1, sign * dof["shoulder_twist"])
+    elbow = shoulder + _apply(upper, _vector(0, -size["upper_arm"], 0))
+    fore = upper @ _rotation(0, -dof["elbow_flex"]) @ _rotation(1, sign * dof["forearm_supinate"])
+    wrist = elbow + _apply(fore, _vector(0, -size["forearm"], 0))
+    hand = fore @ _rotation(2, -sign * dof["wrist_flex"]) @ _rotation(0, -dof["wrist_deviate"])
+    hand_points = wrist[:, None] + _apply(hand, _hand_points(curl, size["hand"], sign))
+    names = {f"{side}_hand_{name}": hand_points[:, k] for k, name in enumerate(_hand_joint_names())}
+    return {f"{side}_shoulder": shoulder, f"{side}_elbow": elbow, f"{side}_wrist": wrist} | names
+
+
+def _leg(angle: dict, pelvis: Tensor, side: str, subject: Subject) -> dict[str, Tensor]:
+    """Hip, knee and ankle of one leg (each (T, 3)), body frame; the knee only bends backward."""
+    sign, size = _SIDE_SIGN[side], subject.segments
+    dof = {name: angle[f"{side}_{name}"] for name in _LIMB_DOFS}
+    hip = _apply(pelvis, _vector(sign * size["hip_width"] / 2, 0, 0))
+    thigh = pelvis @ _rotation(0, -dof["hip_flex"]) @ _rotation(2, sign * dof["hip_abduct"]) @ _rotation(1, sign * dof["hip_twist"])
+    knee = hip + _apply(thigh, _vector(0, -size["thigh"], 0))
+    shank = thigh @ _rotation(0, dof["knee_flex"])
+    ankle = knee + _apply(shank, _vector(0, -size["shin"], 0))
+    return {f"{side}_hip": hip, f"{side}_knee": knee, f"{side}_ankle": ankle}
+
+
+def stand_on_floor(points: Tensor, ankle_height: float, skeleton: Skeleton = BODY_HANDS) -> Tensor:
+    """Body-frame joints (T, J, 3) -> the same lifted so that the lower ankle is ``ankle_height`` above y = 0."""
+    ankles = [skeleton.index("left_ankle"), skeleton.index("right_ankle")]
+    lowest = points[:, ankles, 1].min(-1).values
+    return points + torch.stack([torch.zeros_like(lowest), ankle_height - lowest, torch.zeros_like(lowest)], -1)[:, None]
+
+
+def body_to_world(points: Tensor, yaw: Tensor, floor_position: Tensor) -> Tensor:
+    """Body-frame joints (T, J, 3), yaw (T,) rad, floor position (T, 2) world (x, z) mm -> Panoptic world (T, J, 3).
+
+    Half a turn about z maps (left, up, forward) to (−x, −y, z): y down as in Panoptic, still a proper rotation.
+    Then the yaw turns the person about the vertical so that they face (sin yaw, 0, cos yaw).
+    """
+    cos, sin = torch.cos(yaw)[:, None], torch.sin(yaw)[:, None]
+    x, y, z = (-points[..., 0], -points[..., 1], points[..., 2])
+    return torch.stack([cos * x + sin * z + floor_position[:, 0:1], y, -sin * x + cos * z + floor_position[:, 1:2]], -1)
+
+
+def pose_sequence(subject: Subject, motion: Motion) -> Tensor:
+    """A subject and a motion of T frames -> BODY_HANDS joints (T, 60, 3) in Panoptic world mm, feet on the floor."""
+    body = forward_kinematics(motion.angles, motion.finger_curl, subject)
+    return body_to_world(stand_on_floor(body, subject.segments["ankle_height"]), motion.yaw, motion.floor_position)
