@@ -22,8 +22,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from weakpose_lite.cameras import Camera, perspective_jacobian, perspective_projection, pixels_to_normalised, undistort
-from weakpose_lite.cameras import world_to_camera
+from weakpose_lite.cameras import Camera, perspective_projection, pixels_to_normalised, undistort, world_to_camera
 
 # A view that sees the point behind itself costs as much as a re-projection error this large (more than any image
 # is wide), so a refinement step that crosses behind a camera is rejected and one that comes back out is taken.
@@ -133,15 +132,25 @@ def _linear_solution(observations: _Observations) -> tuple[Tensor, Tensor]:
     solve is about 25 times faster than a batched 4x4 ``eigh`` on CPU. Its only blind spot, points at infinity,
     cannot occur here.
     """
-    R = observations.cameras.R.unsqueeze(-3)  # (..., C, 1, 3, 3)
     t = observations.cameras.t.unsqueeze(-2)  # (..., C, 1, 3)
-    u = observations.normalised.unsqueeze(-1)  # (F, C, J, 2, 1)
-    rows = u * R[..., 2:3, :] - R[..., :2, :]  # (F, C, J, 2, 3)
-    right = t[..., :2] - u.squeeze(-1) * t[..., 2:3]  # (F, C, J, 2)
-    weighted_rows = rows * observations.weights[..., None, None]
-    normal = torch.einsum("...cjri,...cjrk->...jik", weighted_rows, rows)  # (F, J, 3, 3)
-    moment = torch.einsum("...cjri,...cjr->...ji", weighted_rows, right)  # (F, J, 3)
+    rows = _projection_rows(observations.normalised, observations.cameras.R)
+    right = t[..., :2] - observations.normalised * t[..., 2:3]  # (F, C, J, 2)
+    normal, moment = _normal_equations(rows, observations.weights, right)
     return _solve_where_valid(normal, moment, observations.valid)
+
+
+def _projection_rows(image_points: Tensor, R: Tensor) -> Tensor:
+    """Normalised image points (F, C, J, 2), R (..., C, 3, 3) -> rows (F, C, J, 2, 3): u R₃ − R₁ and v R₃ − R₂."""
+    R = R.unsqueeze(-3)  # (..., C, 1, 3, 3)
+    return image_points.unsqueeze(-1) * R[..., 2:3, :] - R[..., :2, :]
+
+
+def _normal_equations(rows: Tensor, weights: Tensor, right: Tensor) -> tuple[Tensor, Tensor]:
+    """Rows (F, C, J, 2, 3), weights (F, C, J), right (F, C, J, 2) -> Σ w AᵀA (F, J, 3, 3) and Σ w Aᵀb (F, J, 3)."""
+    weighted_rows = rows * weights[..., None, None]
+    normal = torch.einsum("...cjri,...cjrk->...jik", weighted_rows, rows)
+    moment = torch.einsum("...cjri,...cjr->...ji", weighted_rows, right)
+    return normal, moment
 
 
 def _solve_where_valid(normal: Tensor, right: Tensor, valid: Tensor) -> tuple[Tensor, Tensor]:
@@ -181,14 +190,15 @@ def _damped_gauss_newton_step(
 ) -> Tensor:
     """One IRLS Gauss-Newton step (F, J, 3), damped by damping (F, J) times the diagonal of the normal matrix."""
     residual, camera_points, in_front = _reprojection_residual(points, observations)
-    # Jacobian of the pixel residual: diag(fx, fy) · ∂Π_p/∂x (Eq. 13) · R, for every view (F, C, J, 2, 3).
-    rotation = observations.cameras.R.unsqueeze(-3)  # (..., C, 1, 3, 3)
-    jacobian = observations.focal[..., None] * (perspective_jacobian(camera_points) @ rotation)
+    # Jacobian of the pixel residual with respect to the world point (F, C, J, 2, 3): diag(fx, fy) · ∂Π_p/∂x (Eq. 13)
+    # · R, which works out as −(f / depth) times the DLT row at the projected point.
+    projected = perspective_projection(camera_points)
+    jacobian = -(observations.focal / camera_points[..., 2:3]).unsqueeze(-1) * _projection_rows(
+        projected, observations.cameras.R
+    )
     weights = observations.weights * _huber_weight(residual.norm(dim=-1), robust_px)
     weights = torch.where(in_front, weights, 0)  # behind a camera, Π_p and its Jacobian are meaningless
-    weighted_jacobian = jacobian * weights[..., None, None]
-    normal = torch.einsum("...cjri,...cjrk->...jik", weighted_jacobian, jacobian)  # (F, J, 3, 3)
-    gradient = torch.einsum("...cjri,...cjr->...ji", weighted_jacobian, residual)  # (F, J, 3)
+    normal, gradient = _normal_equations(jacobian, weights, residual)
     # The tiny absolute term keeps a point that no view sees in front (normal = 0, gradient = 0) at a zero step.
     damping = normal.diagonal(dim1=-2, dim2=-1) * damping[..., None] + torch.finfo(normal.dtype).tiny
     step, _ = _solve_where_valid(normal + torch.diag_embed(damping), -gradient, valid)

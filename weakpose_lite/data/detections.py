@@ -32,8 +32,8 @@ _HARD_JOINTS = ("left_ear", "right_ear", "left_ankle", "right_ankle")
 _TORSO_QUAD = ("right_shoulder", "left_shoulder", "left_hip", "right_hip")  # in order around the torso
 _NOT_OCCLUDED_BY_TORSO = ("neck", "nose", "left_eye", "right_eye", "left_ear", "right_ear") + _TORSO_QUAD
 # A face joint is hidden when its direction from the head centre makes this cosine or less with the direction to
-# the camera: the nose is seen a little past profile, an ear only from its own side.
-_FACING_THRESHOLD = {"nose": -0.25, "left_eye": -0.1, "right_eye": -0.1, "left_ear": -0.2, "right_ear": -0.2}
+# the camera: the nose and eyes are still found a little past profile, an ear from its own side and from behind.
+_FACING_THRESHOLD = {"nose": -0.5, "left_eye": -0.45, "right_eye": -0.45, "left_ear": -0.35, "right_ear": -0.35}
 _MIN_DEPTH_MM = 100.0
 _TORSO_DILATION = 1.15  # the body's outline is a little wider than its shoulder and hip keypoints
 _TORSO_DEPTH_MARGIN_MM = 80.0  # a joint this much behind the torso's mean depth counts as behind it

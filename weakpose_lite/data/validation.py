@@ -14,7 +14,6 @@ which is exactly when K is invertible.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -67,15 +66,6 @@ def integer_of(value: Any, source: str, field: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{source}: {field} must be an integer, got {_kind(value)}")
     return value
-
-
-def number_of(value: Any, source: str, field: str) -> float:
-    """``value`` checked to be a finite JSON number."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{source}: {field} must be a number, got {_kind(value)}")
-    if not math.isfinite(value):
-        raise ValueError(f"{source}: {field} must be finite, got {value}")
-    return float(value)
 
 
 def number_array(value: Any, source: str, field: str, *shapes: tuple[int, ...]) -> np.ndarray:

@@ -1,0 +1,112 @@
+"""The quick reproduction: train strong, weak and L_M-only models on one dataset, print Tables 2 and 3 beside the
+paper's, and write the results files and ``summary.json``.
+
+    python -m weakpose_lite.reproduce                     # synthetic default data, a few minutes on 2 CPU cores
+    python -m weakpose_lite.reproduce --dataset DIR --epochs 100 --hidden 1024   # the paper's run on built data
+
+``DIR`` holds ``train.npz``, ``validation.npz`` and ``test.npz`` (``data_scripts/build_panoptic_dataset.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+from weakpose_lite.data.dataset import MultiViewDataset
+from weakpose_lite.files import write_text_atomic
+from weakpose_lite.results import results_record, table_2, table_3, write_results
+from weakpose_lite.train import TrainConfig, evaluate_model, prepare, train
+
+
+@dataclass(frozen=True)
+class ReproduceConfig:
+    """What the quick reproduction runs; the defaults finish in minutes on a 2-core CPU."""
+
+    dataset: str | None = None  # folder with train/validation/test.npz; None: the synthetic default
+    synthetic_size: str = "default"  # "tiny" (CI), "default", or "panoptic_sized"
+    skeleton: str = "body"
+    output: str = "results/reproduce"
+    epochs: int = 6
+    lm_only_epochs: int = 2
+    hidden: int = 256
+    max_frames_per_epoch: int | None = None
+    seed: int = 0
+    device: str = "auto"
+
+
+def load_splits(config: ReproduceConfig) -> dict[str, MultiViewDataset]:
+    """The train / validation / test datasets: built files from ``config.dataset``, else the synthetic rig."""
+    if config.dataset is not None:
+        folder = Path(config.dataset)
+        return {split: MultiViewDataset.load(folder / f"{split}.npz") for split in ("train", "validation", "test")}
+    from weakpose_lite.data.synthetic import SyntheticConfig, load_or_make_synthetic
+
+    preset = getattr(SyntheticConfig, config.synthetic_size)() if config.synthetic_size != "default" else SyntheticConfig()
+    preset = replace(preset, skeleton=config.skeleton, seed=config.seed)
+    return load_or_make_synthetic(preset, Path(config.output).parent / "data")
+
+
+def run_model(name: str, train_config: TrainConfig, splits: dict, output: Path) -> dict:
+    """Train one model, evaluate it on the test split, write its results file; returns the results record."""
+    result = train(train_config, splits["train"], splits["validation"], output / name)
+    test = splits["test"]
+    evaluation = evaluate_model(result.model, prepare(test, with_targets=False), test.skeleton)
+    record = results_record(name, train_config, evaluation, test.summary(), result.best_epoch, test.skeleton_name)
+    write_results(output / f"{name}.json", record)
+    return record
+
+
+def reproduce(config: ReproduceConfig) -> dict:
+    """Run the three models and return the summary (also written to ``output/summary.json``)."""
+    started = time.perf_counter()
+    output = Path(config.output)
+    splits = load_splits(config)
+    for split, dataset in splits.items():
+        print(f"{split:>10}: {dataset.summary()}")
+    common = TrainConfig(
+        epochs=config.epochs, hidden=config.hidden, seed=config.seed, device=config.device,
+        max_frames_per_epoch=config.max_frames_per_epoch,
+    )  # fmt: skip
+    strong = run_model("strong", replace(common, mode="strong"), splits, output)
+    weak = run_model("weak", replace(common, mode="weak"), splits, output)
+    lm_only = run_model("lm_only", replace(common, mode="weak", lam=1.0, epochs=config.lm_only_epochs), splits, output)
+    print(table_2(strong, weak))
+    if config.skeleton == "body":
+        print(table_3(strong, weak))
+    summary = {
+        "strong_mpjpe_mm": strong["evaluation"]["mpjpe_mm"],
+        "weak_mpjpe_mm": weak["evaluation"]["mpjpe_mm"],
+        "weak_over_strong": weak["evaluation"]["mpjpe_mm"] / strong["evaluation"]["mpjpe_mm"],
+        "lm_only_mpjpe_mm": lm_only["evaluation"]["mpjpe_mm"],
+        "lm_only_bone_ratio": lm_only["evaluation"]["bone_length_ratio"],
+        "weak_bone_ratio": weak["evaluation"]["bone_length_ratio"],
+        "strong_bone_ratio": strong["evaluation"]["bone_length_ratio"],
+        "seconds": time.perf_counter() - started,
+        "config": config.__dict__,
+    }
+    print(
+        f"L_M alone (λ = 1) after {config.lm_only_epochs} epochs: mean predicted / true bone length "
+        f"{summary['lm_only_bone_ratio']:.3f} (collapsed), MPJPE {summary['lm_only_mpjpe_mm']:.1f} mm; "
+        f"weak {summary['weak_bone_ratio']:.3f}, strong {summary['strong_bone_ratio']:.3f}"
+    )
+    print(f"weak / strong = {summary['weak_over_strong']:.3f}; {summary['seconds']:.0f} s in all; files in {output}/")
+    write_text_atomic(output / "summary.json", json.dumps(summary, indent=1))
+    return summary
+
+
+def parse_arguments(argv: list[str] | None = None) -> ReproduceConfig:
+    """Command-line arguments -> ``ReproduceConfig`` (one flag per field)."""
+    parser = argparse.ArgumentParser(prog="python -m weakpose_lite.reproduce", description=__doc__.split("\n\n")[0])
+    defaults = ReproduceConfig()
+    for item in fields(ReproduceConfig):
+        default = getattr(defaults, item.name)
+        kind = int if isinstance(default, int) else str
+        parser.add_argument(f"--{item.name.replace('_', '-')}", type=kind, default=default, help=f"default: {default}")
+    return ReproduceConfig(**vars(parser.parse_args(argv)))
+
+
+if __name__ == "__main__":
+    reproduce(parse_arguments())

@@ -1,0 +1,84 @@
+"""Results files (one JSON per trained model) and the paper's tables printed beside ours.
+
+A results file holds the evaluation of ``metrics.evaluate`` on the test split, the training configuration, the
+chosen epoch and how it was chosen, the dataset's description, and the protocol line.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict
+from pathlib import Path
+
+from weakpose_lite import paper
+from weakpose_lite.files import write_text_atomic
+from weakpose_lite.metrics import PROTOCOL
+from weakpose_lite.skeleton import get_skeleton
+
+
+def results_record(name: str, config, evaluation: dict, dataset_summary: str, best_epoch: int, skeleton_name: str) -> dict:
+    """One model's results as a JSON-ready dict (config: a ``TrainConfig``)."""
+    return {
+        "name": name,
+        "skeleton": skeleton_name,
+        "joints": list(get_skeleton(skeleton_name).joints),
+        "evaluation": evaluation,
+        "config": asdict(config),
+        "best_epoch": best_epoch,
+        "checkpoint_selection": config.selection_metric,
+        "test_set": dataset_summary,
+        "protocol": PROTOCOL,
+    }
+
+
+def write_results(path: str | Path, record: dict) -> None:
+    """Write one results file atomically."""
+    write_text_atomic(path, json.dumps(record, indent=1, allow_nan=True))
+
+
+def load_results(path: str | Path) -> dict:
+    """Read a results file written by ``write_results``."""
+    return json.loads(Path(path).read_text())
+
+
+def _number(value: float | None, width: int = 9) -> str:
+    return f"{'—':>{width}}" if value is None or math.isnan(value) else f"{value:{width}.2f}"
+
+
+def table_2(strong: dict, weak: dict) -> str:
+    """Mean MPJPE of a strong and a weak results record beside the paper's Table 2 (same skeleton), as text."""
+    skeleton = strong["skeleton"]
+    ours_strong, ours_weak = strong["evaluation"]["mpjpe_mm"], weak["evaluation"]["mpjpe_mm"]
+    reported = paper.TABLE_2_MPJPE_MM[skeleton]
+    lines = [
+        f"Table 2 ({skeleton}): mean MPJPE, mm        strong      weak   weak/strong",
+        f"  paper (Panoptic, reported)          {_number(reported['strong'])} {_number(reported['weak'])}"
+        f"   {reported['weak'] / reported['strong']:.3f}",
+        f"  this run                            {_number(ours_strong)} {_number(ours_weak)}"
+        f"   {ours_weak / ours_strong:.3f}",
+        f"  P-MPJPE, this run                   {_number(strong['evaluation']['p_mpjpe_mm'])}"
+        f" {_number(weak['evaluation']['p_mpjpe_mm'])}",
+        f"  PCK3D@150mm, this run               {_number(100 * strong['evaluation']['pck3d_150mm'])}"
+        f" {_number(100 * weak['evaluation']['pck3d_150mm'])}   (%)",
+        f"  {strong['protocol']}",
+    ]
+    return "\n".join(lines)
+
+
+def table_3(strong: dict, weak: dict) -> str:
+    """Per-joint MPJPE of two body results records beside the paper's Table 3, as text."""
+    joints = strong["joints"]
+    lines = ["Table 3 (body): per-joint MPJPE, mm     paper S.-S.  paper W.-S.   ours S.-S.   ours W.-S."]
+    for index, joint in enumerate(joints):
+        if joint not in paper.TABLE_3_MPJPE_MM:
+            continue
+        reported_strong, reported_weak = paper.TABLE_3_MPJPE_MM[joint]
+        ours_strong = strong["evaluation"]["per_joint_mpjpe_mm"][index]
+        ours_weak = weak["evaluation"]["per_joint_mpjpe_mm"][index]
+        lines.append(
+            f"  {joint:<34}{_number(reported_strong, 12)} {_number(reported_weak, 12)} "
+            f"{_number(ours_strong, 12)} {_number(ours_weak, 12)}"
+        )
+    lines.append(f"  {strong['protocol']}")
+    return "\n".join(lines)
