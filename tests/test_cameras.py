@@ -111,10 +111,10 @@ def test_orthographic_jacobian_matches_autograd(x, y, z):
               st.floats(-0.1, 0.3)),
 )  # fmt: skip
 def test_distortion_jacobian_matches_autograd(u, v, coefficients):
-    point = torch.tensor([u, v], dtype=torch.float64)
+    point = torch.tensor([[u, v]], dtype=torch.float64)  # (J=1, 2)
     dist = torch.tensor(coefficients, dtype=torch.float64)
-    expected = jacobian(lambda p: distort(p, dist), point)
-    torch.testing.assert_close(distortion_jacobian(point, dist), expected, rtol=1e-12, atol=1e-14)
+    expected = jacobian(lambda p: distort(p, dist), point)[0, :, 0]  # (1, 2, 1, 2) -> (2, 2)
+    torch.testing.assert_close(distortion_jacobian(point, dist)[0], expected, rtol=1e-12, atol=1e-14)
 
 
 def test_jacobians_broadcast_over_leading_dimensions(hd_cameras):
@@ -124,8 +124,8 @@ def test_jacobians_broadcast_over_leading_dimensions(hd_cameras):
     normalised = 0.3 * torch.randn(2, 3, 5, 2, dtype=torch.float64)
     analytic = distortion_jacobian(normalised, hd_cameras.dist[:3])  # views (3,)
     assert analytic.shape == (2, 3, 5, 2, 2)
-    single = jacobian(lambda p: distort(p, hd_cameras.dist[2]), normalised[1, 2, 4])
-    torch.testing.assert_close(analytic[1, 2, 4], single)
+    single = jacobian(lambda p: distort(p, hd_cameras.dist[2]), normalised[1, 2, 4:5])  # (1, 2, 1, 2)
+    torch.testing.assert_close(analytic[1, 2, 4], single[0, :, 0])
 
 
 # ---- lens distortion against OpenCV -----------------------------------------------------------------------------
@@ -202,10 +202,10 @@ def test_undistort_newton_converges_quadratically_within_the_default_steps(all_h
 
 def test_undistort_gradient_is_the_inverse_distortion_jacobian(hd_cameras):
     dist = hd_cameras.dist[3]
-    distorted = torch.tensor([0.4, -0.25], dtype=torch.float64)
+    distorted = torch.tensor([[0.4, -0.25]], dtype=torch.float64)  # (J=1, 2)
     solution = undistort(distorted, dist)
-    through_newton = jacobian(lambda p: undistort(p, dist), distorted)
-    torch.testing.assert_close(through_newton, torch.linalg.inv(distortion_jacobian(solution, dist)))
+    through_newton = jacobian(lambda p: undistort(p, dist), distorted)[0, :, 0]
+    torch.testing.assert_close(through_newton, torch.linalg.inv(distortion_jacobian(solution, dist)[0]))
 
 
 def test_undistort_pixels_matches_cv2_over_frames_and_views(hd_cameras):

@@ -14,14 +14,10 @@ from weakpose_lite.data.detections import (
     skeleton_for,
 )
 from weakpose_lite.data.motion import pose_sequence, sample_motion, sample_subject
-from weakpose_lite.data.synthetic import child_generator, panoptic_like_rig, rig_centre
+from weakpose_lite.data.synthetic import child_generator, panoptic_like_rig, repeat_rig, rig_centre
 from weakpose_lite.skeleton import BODY, BODY_HANDS
 
 WIDTH, HEIGHT = DetectionConfig().image_size
-
-
-def per_frame(rig: Camera, frames: int) -> Camera:
-    return Camera(*(getattr(rig, f).expand(frames, *getattr(rig, f).shape) for f in ("K", "R", "t", "dist")))
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +31,7 @@ def scene():
         motion = sample_motion(subject, 60, 29.97, torch.Generator().manual_seed(10 + k))
         poses.append(pose_sequence(subject, replace(motion, floor_position=motion.floor_position + centre)))
     points = torch.cat(poses)
-    return points, per_frame(rig, points.shape[0]), torch.ones(points.shape[0], 31, dtype=torch.bool)
+    return points, repeat_rig(rig, points.shape[0]), torch.ones(points.shape[0], 31, dtype=torch.bool)
 
 
 def detect(scene, config=DetectionConfig(), seed=0, joints=18, dtype=torch.float32):
@@ -97,7 +93,7 @@ def test_noise_grows_with_distance_in_millimetres_and_relative_to_apparent_size(
     camera = Camera(K, torch.eye(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64), torch.zeros(5, dtype=torch.float64))
     subject = sample_subject("s", torch.Generator().manual_seed(0))
     body = pose_sequence(subject, sample_motion(subject, 400, 29.97, torch.Generator().manual_seed(1)))[:, :18].double()
-    body = body - body[:, 1:2] + torch.tensor([0.0, 0.0, 0.0], dtype=torch.float64)  # neck at the origin
+    body = body - body[:, 1:2]  # neck at the origin
     config = replace(DetectionConfig.noiseless(), noise_floor_px=2.0, noise_relative=0.004)
     errors_mm, errors_relative = [], []
     for depth in (2000.0, 3500.0, 6000.0):
@@ -141,10 +137,6 @@ def test_gross_errors_swap_or_snap_limbs_in_about_the_configured_share_of_views(
     swapped = (keypoints[..., right, :] - exact[..., left, :]).norm(dim=-1) < 1e-3
     swapped &= (confidence[..., right] > 0) & ((exact[..., left, :] - exact[..., right, :]).norm(dim=-1) > 10)
     assert swapped.any()
-    assert wrong.float().mean() > 0
-    clean = replace(DetectionConfig.noiseless())
-    keypoints_clean, confidence_clean = detect(scene, clean, seed=5)
-    assert not (((keypoints_clean - exact).norm(dim=-1) * (confidence_clean > 0)) > 1e-3).any()
 
 
 def test_unknown_joints_are_missing(scene):

@@ -59,9 +59,10 @@ class _Observations:
 
 
 def triangulate_linear(keypoints_2d: Tensor, confidence: Tensor, view_mask: Tensor, cameras: Camera) -> Triangulation:
-    """Detections (F, C, J, 2) px, confidence (F, C, J), view_mask (F, C), cameras (F, C) or (C,) -> (F, J, 3) mm.
+    """Detections (F, C, J, 2) px, confidence (F, C, J), view_mask (F, C), cameras (F, C) or (C,) -> points (F, J, 3).
 
-    The closed-form step alone (§3.4, Faugeras' first step): the confidence-weighted linear DLT solution.
+    The closed-form step alone (§3.4, Faugeras' first step): the confidence-weighted linear DLT solution, returned
+    as a ``Triangulation`` like ``triangulate``'s.
     """
     observations = _observe(keypoints_2d, confidence, view_mask, cameras)
     points, valid = _linear_solution(observations)
@@ -75,16 +76,23 @@ def triangulate(
     cameras: Camera,
     iterations: int = 10,
     robust_px: float = 10.0,
-    tolerance_mm: float = 1e-3,
+    tolerance_mm: float = 0.05,
 ) -> Triangulation:
-    """Detections (F, C, J, 2) px, confidence (F, C, J), view_mask (F, C), cameras (F, C) or (C,) -> (F, J, 3) mm.
+    """Detections (F, C, J, 2) px, confidence (F, C, J), view_mask (F, C), cameras (F, C) or (C,) -> points (F, J, 3).
 
     Faugeras' two-step reconstruction (§3.4): the linear DLT solution, refined by at most ``iterations``
     Levenberg-Marquardt steps on the confidence-weighted Huber cost of the perspective re-projection error in pixels
-    (quadratic up to ``robust_px``, linear beyond). Stops early once no point moves by more than ``tolerance_mm``.
+    (quadratic up to ``robust_px``, linear beyond). Stops early once no point moves by more than ``tolerance_mm``:
+    the default 0.05 mm is far below what detection noise does (2 px is about 1.5 mm at 3 m) and above the
+    ~0.01 mm to which float32 can still tell a lower cost from rounding, so float32 stops too (after 2-3 steps).
     ``keypoints_2d`` are pixels as detected (through the lens); a zero confidence or a False ``view_mask`` marks a
     missing detection, whatever its coordinates.
     """
+    if iterations < 0 or not robust_px > 0 or not tolerance_mm >= 0:
+        raise ValueError(
+            f"triangulate: need iterations >= 0, robust_px > 0, tolerance_mm >= 0; "
+            f"got {iterations}, {robust_px}, {tolerance_mm}"
+        )
     observations = _observe(keypoints_2d, confidence, view_mask, cameras)
     start, valid = _linear_solution(observations)
     points = _refine(start, valid, observations, iterations, robust_px, tolerance_mm)
@@ -110,7 +118,8 @@ def _check_shapes(keypoints_2d: Tensor, confidence: Tensor, view_mask: Tensor, c
         raise ValueError(f"triangulate: keypoints_2d must be (F, C, J, 2), got {tuple(keypoints_2d.shape)}")
     frames, views, joints, _ = keypoints_2d.shape
     if confidence.shape != (frames, views, joints):
-        raise ValueError(f"triangulate: confidence must be {(frames, views, joints)}, got {tuple(confidence.shape)}")
+        expected = (frames, views, joints)
+        raise ValueError(f"triangulate: confidence must be {expected}, got {tuple(confidence.shape)}")
     if view_mask.shape != (frames, views) or view_mask.dtype != torch.bool:
         raise ValueError(
             f"triangulate: view_mask must be bool {(frames, views)}, got {view_mask.dtype} {tuple(view_mask.shape)}"
@@ -140,13 +149,13 @@ def _linear_solution(observations: _Observations) -> tuple[Tensor, Tensor]:
 
 
 def _projection_rows(image_points: Tensor, R: Tensor) -> Tensor:
-    """Normalised image points (F, C, J, 2), R (..., C, 3, 3) -> rows (F, C, J, 2, 3): u R₃ − R₁ and v R₃ − R₂."""
+    """Normalised image points (F, C, J, 2), R (..., C, 3, 3) -> (u R₃ − R₁, v R₃ − R₂) (F, C, J, 2, 3)."""
     R = R.unsqueeze(-3)  # (..., C, 1, 3, 3)
     return image_points.unsqueeze(-1) * R[..., 2:3, :] - R[..., :2, :]
 
 
 def _normal_equations(rows: Tensor, weights: Tensor, right: Tensor) -> tuple[Tensor, Tensor]:
-    """Rows (F, C, J, 2, 3), weights (F, C, J), right (F, C, J, 2) -> Σ w AᵀA (F, J, 3, 3) and Σ w Aᵀb (F, J, 3)."""
+    """A (F, C, J, 2, 3), weights w (F, C, J), b (F, C, J, 2) -> Σ_views w AᵀA (F, J, 3, 3), Σ w Aᵀb (F, J, 3)."""
     weighted_rows = rows * weights[..., None, None]
     normal = torch.einsum("...cjri,...cjrk->...jik", weighted_rows, rows)
     moment = torch.einsum("...cjri,...cjr->...ji", weighted_rows, right)
@@ -190,12 +199,10 @@ def _damped_gauss_newton_step(
 ) -> Tensor:
     """One IRLS Gauss-Newton step (F, J, 3), damped by damping (F, J) times the diagonal of the normal matrix."""
     residual, camera_points, in_front = _reprojection_residual(points, observations)
-    # Jacobian of the pixel residual with respect to the world point (F, C, J, 2, 3): diag(fx, fy) · ∂Π_p/∂x (Eq. 13)
-    # · R, which works out as −(f / depth) times the DLT row at the projected point.
-    projected = perspective_projection(camera_points)
-    jacobian = -(observations.focal / camera_points[..., 2:3]).unsqueeze(-1) * _projection_rows(
-        projected, observations.cameras.R
-    )
+    # Jacobian of the pixel residual with respect to the world point (F, C, J, 2, 3): diag(fx, fy) · ∂Π_p/∂x
+    # (Eq. 13) · R, which works out as −(f / depth) times the DLT row at the projected point.
+    rows = _projection_rows(perspective_projection(camera_points), observations.cameras.R)
+    jacobian = -(observations.focal / camera_points[..., 2:3]).unsqueeze(-1) * rows
     weights = observations.weights * _huber_weight(residual.norm(dim=-1), robust_px)
     weights = torch.where(in_front, weights, 0)  # behind a camera, Π_p and its Jacobian are meaningless
     normal, gradient = _normal_equations(jacobian, weights, residual)

@@ -130,8 +130,8 @@ def _angle_vector(offsets: dict[str, Tensor | float], shape: tuple[int, ...]) ->
     unknown = set(offsets) - set(DEGREES_OF_FREEDOM)
     if unknown:
         raise ValueError(f"unknown degrees of freedom {sorted(unknown)}")
-    columns = [torch.as_tensor(offsets.get(name, 0.0), dtype=torch.float32).expand(shape) for name in DEGREES_OF_FREEDOM]
-    return torch.stack(columns, -1)
+    columns = [torch.as_tensor(offsets.get(name, 0.0), dtype=torch.float32) for name in DEGREES_OF_FREEDOM]
+    return torch.stack([column.expand(shape) for column in columns], -1)
 
 
 def clamp_to_limits(angles: Tensor) -> Tensor:
@@ -228,7 +228,8 @@ def _squat(time: Tensor, generator: torch.Generator) -> Tensor:
 def _bend(time: Tensor, generator: torch.Generator) -> Tensor:
     """Bending forward from the hips (thighs stay upright) with the arms hanging toward the floor."""
     bend = _rise(time, _uniform(generator, 0.08, 0.25), _uniform(generator, 0, 6.3))
-    tilt, spine, knees = _uniform(generator, 30, 85) * bend, _uniform(generator, 5, 35) * bend, _uniform(generator, 0, 25) * bend
+    tilt, spine = _uniform(generator, 30, 85) * bend, _uniform(generator, 5, 35) * bend
+    knees = _uniform(generator, 0, 25) * bend
     offsets = {"pelvis_tilt": tilt, "spine_flex": spine, "head_pitch": -0.3 * tilt}
     for side in SIDES:
         offsets |= {f"{side}_hip_flex": tilt + 0.5 * knees, f"{side}_knee_flex": knees}
@@ -241,7 +242,8 @@ def _side_bend(time: Tensor, generator: torch.Generator) -> Tensor:
     lateral, stretch = _uniform(generator, 10, 35), _uniform(generator, 0, 150)
     offsets = {"spine_lateral": lateral * bend, "head_roll": 0.3 * lateral * bend}
     # the arm on the outside of the bend reaches over the head
-    offsets |= {"right_shoulder_abduct": stretch * bend.clamp(min=0), "left_shoulder_abduct": stretch * (-bend).clamp(min=0)}
+    offsets["right_shoulder_abduct"] = stretch * bend.clamp(min=0)
+    offsets["left_shoulder_abduct"] = stretch * (-bend).clamp(min=0)
     return _angle_vector(offsets, time.shape)
 
 
@@ -279,11 +281,10 @@ def _leg_swing(time: Tensor, generator: torch.Generator) -> Tensor:
 
 
 def _look_around(time: Tensor, generator: torch.Generator) -> Tensor:
-    offsets = {
-        "head_yaw": _uniform(generator, 10, 70) * _wave(time, _uniform(generator, 0.05, 0.3), _uniform(generator, 0, 6.3)),
-        "head_pitch": _uniform(generator, 5, 30) * _wave(time, _uniform(generator, 0.05, 0.3), _uniform(generator, 0, 6.3)),
-        "head_roll": _uniform(generator, 0, 15) * _wave(time, _uniform(generator, 0.05, 0.3), _uniform(generator, 0, 6.3)),
-    }
+    offsets = {}
+    for dof, largest in (("head_yaw", 70), ("head_pitch", 30), ("head_roll", 15)):
+        amplitude = _uniform(generator, 0, largest)
+        offsets[dof] = amplitude * _wave(time, _uniform(generator, 0.05, 0.3), _uniform(generator, 0, 2 * math.pi))
     return _angle_vector(offsets, time.shape)
 
 
@@ -356,8 +357,10 @@ def _turning(time: Tensor, generator: torch.Generator) -> Tensor:
 def _finger_curl(time: Tensor, generator: torch.Generator) -> Tensor:
     """Finger curl (T, 2, 5) in [0, 1]: a relaxed rest curl, grips that close all fingers together, small jitter."""
     rest = _uniform(generator, 0.1, 0.35, 2, 5)
-    grip = _uniform(generator, 0.0, 0.8, 2, 1) * _rise(time[:, None, None], _uniform(generator, 0.05, 0.4, 2, 1), _uniform(generator, 0, 6.3, 2, 1))
-    jitter = 0.1 * torch.sin(2 * math.pi * _uniform(generator, 0.1, 0.5, 2, 5) * time[:, None, None] + _uniform(generator, 0, 6.3, 2, 5))
+    time = time[:, None, None]
+    grip_frequency, grip_phase = _uniform(generator, 0.05, 0.4, 2, 1), _uniform(generator, 0, 2 * math.pi, 2, 1)
+    grip = _uniform(generator, 0.0, 0.8, 2, 1) * _rise(time, grip_frequency, grip_phase)
+    jitter = 0.1 * _wave(time, _uniform(generator, 0.1, 0.5, 2, 5), _uniform(generator, 0, 2 * math.pi, 2, 5))
     return (rest + grip + jitter).clamp(0, 1)
 
 
@@ -408,7 +411,7 @@ def _vector(x: float, y: float, z: float) -> Tensor:
 def _hand_points(curl: Tensor, hand_length: float, sign: float) -> Tensor:
     """Finger curl (T, 5) -> the 21 HAND21 keypoints (T, 21, 3) in the forearm's rest frame, relative to the wrist.
 
-    Rest frame of a hanging arm: fingers point down (−y), the thumb forward (+z), the palm toward the body (−sign x).
+    Rest frame of a hanging arm: fingers down (−y), thumb forward (+z), palm toward the body (−sign x).
     Each finger flexes toward the palm at its three joints (85°, 105°, 75° at full curl); the thumb opposes.
     """
     distal, thumb_side, palm = _vector(0, -1, 0), _vector(0, 0, 1), _vector(-sign, 0, 0)
@@ -425,7 +428,9 @@ def _hand_points(curl: Tensor, hand_length: float, sign: float) -> Tensor:
     thumb_bend = palm - 0.3 * thumb_side
     # the bend direction must be orthogonal to the thumb for its phalanges to keep their lengths
     thumb_bend = torch.nn.functional.normalize(thumb_bend - (thumb_bend @ thumb_direction) * thumb_direction, dim=0)
-    points += _finger(hand_length * thumb_base, thumb_direction, thumb_bend, (0.25, 0.18, 0.14), (25, 45, 65), curl[:, 0], hand_length)
+    thumb_lengths, thumb_full_curl = (0.25, 0.18, 0.14), (25, 45, 65)
+    thumb_base = hand_length * thumb_base
+    points += _finger(thumb_base, thumb_direction, thumb_bend, thumb_lengths, thumb_full_curl, curl[:, 0], hand_length)
     for k, (across, along, spread, lengths) in enumerate(layout.values(), start=1):
         spread_radians = math.radians(spread)
         direction = math.cos(spread_radians) * distal + math.sin(spread_radians) * thumb_side
@@ -457,10 +462,12 @@ def forward_kinematics(angles: Tensor, finger_curl: Tensor, subject: Subject) ->
     size = subject.segments
     joints: dict[str, Tensor] = {}
     pelvis = _rotation(0, angle["pelvis_tilt"])
-    chest = pelvis @ _rotation(0, angle["spine_flex"]) @ _rotation(2, -angle["spine_lateral"]) @ _rotation(1, angle["spine_twist"])
+    lateral_and_twist = _rotation(2, -angle["spine_lateral"]) @ _rotation(1, angle["spine_twist"])
+    chest = pelvis @ _rotation(0, angle["spine_flex"]) @ lateral_and_twist
     neck = _apply(chest, _vector(0, size["torso"], 0))
     joints["neck"] = neck
-    head = chest @ _rotation(1, angle["head_yaw"]) @ _rotation(0, angle["head_pitch"]) @ _rotation(2, -angle["head_roll"])
+    neck_turn = _rotation(1, angle["head_yaw"]) @ _rotation(0, angle["head_pitch"]) @ _rotation(2, -angle["head_roll"])
+    head = chest @ neck_turn
     pivot = neck + _apply(chest, size["head"] * _vector(*_HEAD_PIVOT))
     for name, offset in _FACE_POINTS.items():
         joints[name] = pivot + _apply(head, size["head"] * _vector(*offset))
@@ -475,12 +482,18 @@ def _hand_joint_names() -> tuple[str, ...]:
     return tuple(name.split("_hand_", 1)[1] for name in BODY_HANDS.joints if name.startswith("left_hand_"))
 
 
+def _limb_rotation(flexion: Tensor, abduction: Tensor, twist: Tensor, sign: float) -> Tensor:
+    """Shoulder or hip rotation (T, 3, 3): Rx(−flexion) Rz(sign·abduction) Ry(sign·twist); flexion swings the limb
+    forward, abduction away from the body on either side, and twist turns it about its own axis."""
+    return _rotation(0, -flexion) @ _rotation(2, sign * abduction) @ _rotation(1, sign * twist)
+
+
 def _arm(angle: dict, chest: Tensor, neck: Tensor, side: str, subject: Subject, curl: Tensor) -> dict[str, Tensor]:
     """Shoulder, elbow, wrist and the 21 hand keypoints of one arm (each (T, 3)), body frame."""
     sign, size = _SIDE_SIGN[side], subject.segments
     dof = {name: angle[f"{side}_{name}"] for name in _LIMB_DOFS}
     shoulder = neck + _apply(chest, _vector(sign * size["shoulder_width"] / 2, 0, 0))
-    upper = chest @ _rotation(0, -dof["shoulder_flex"]) @ _rotation(2, sign * dof["shoulder_abduct"]) @ _rotation(1, sign * dof["shoulder_twist"])
+    upper = chest @ _limb_rotation(dof["shoulder_flex"], dof["shoulder_abduct"], dof["shoulder_twist"], sign)
     elbow = shoulder + _apply(upper, _vector(0, -size["upper_arm"], 0))
     fore = upper @ _rotation(0, -dof["elbow_flex"]) @ _rotation(1, sign * dof["forearm_supinate"])
     wrist = elbow + _apply(fore, _vector(0, -size["forearm"], 0))
@@ -495,7 +508,7 @@ def _leg(angle: dict, pelvis: Tensor, side: str, subject: Subject) -> dict[str, 
     sign, size = _SIDE_SIGN[side], subject.segments
     dof = {name: angle[f"{side}_{name}"] for name in _LIMB_DOFS}
     hip = _apply(pelvis, _vector(sign * size["hip_width"] / 2, 0, 0))
-    thigh = pelvis @ _rotation(0, -dof["hip_flex"]) @ _rotation(2, sign * dof["hip_abduct"]) @ _rotation(1, sign * dof["hip_twist"])
+    thigh = pelvis @ _limb_rotation(dof["hip_flex"], dof["hip_abduct"], dof["hip_twist"], sign)
     knee = hip + _apply(thigh, _vector(0, -size["thigh"], 0))
     shank = thigh @ _rotation(0, dof["knee_flex"])
     ankle = knee + _apply(shank, _vector(0, -size["shin"], 0))
@@ -506,7 +519,8 @@ def stand_on_floor(points: Tensor, ankle_height: float, skeleton: Skeleton = BOD
     """Body-frame joints (T, J, 3) -> the same lifted so that the lower ankle is ``ankle_height`` above y = 0."""
     ankles = [skeleton.index("left_ankle"), skeleton.index("right_ankle")]
     lowest = points[:, ankles, 1].min(-1).values
-    return points + torch.stack([torch.zeros_like(lowest), ankle_height - lowest, torch.zeros_like(lowest)], -1)[:, None]
+    zero = torch.zeros_like(lowest)
+    return points + torch.stack([zero, ankle_height - lowest, zero], -1)[:, None]
 
 
 def body_to_world(points: Tensor, yaw: Tensor, floor_position: Tensor) -> Tensor:

@@ -103,10 +103,12 @@ def _ring_of_each_camera(num_cameras: int) -> Tensor:
 def panoptic_like_rig(generator: torch.Generator, num_cameras: int = 31) -> Camera:
     """A random dome of HD cameras (C,) like Panoptic's, float32, world mm (y down); see the module docstring."""
     ring = _ring_of_each_camera(num_cameras)
-    heights = torch.tensor([height for height, _ in _RINGS], dtype=torch.float64)[ring] + _uniform(generator, -20, 20, num_cameras)
+    ring_heights = torch.tensor([height for height, _ in _RINGS], dtype=torch.float64)
+    heights = ring_heights[ring] + _uniform(generator, -20, 20, num_cameras)
     per_ring = torch.bincount(ring, minlength=len(_RINGS)).to(torch.float64)
     slot = torch.stack([(ring[:k] == ring[k]).sum() for k in range(num_cameras)]).to(torch.float64)
-    azimuth = 2 * math.pi * slot / per_ring[ring] + _GOLDEN_ANGLE * ring + math.radians(8) * (2 * _uniform(generator, 0, 1, num_cameras) - 1)
+    jitter = math.radians(8) * (2 * _uniform(generator, 0, 1, num_cameras) - 1)
+    azimuth = 2 * math.pi * slot / per_ring[ring] + _GOLDEN_ANGLE * ring + jitter
     centre = torch.tensor(DOME_CENTRE_MM, dtype=torch.float64)
     radius = DOME_RADIUS_MM + _uniform(generator, -40, 40, num_cameras)
     horizontal = torch.sqrt(radius**2 - (heights - centre[1]) ** 2)
@@ -138,7 +140,8 @@ def _panoptic_like_lenses(num_cameras: int, generator: torch.Generator) -> tuple
     K[:, 0, 2] = 945 + 8 * torch.randn(num_cameras, generator=generator, dtype=torch.float64)
     K[:, 1, 2] = 558 + 7 * torch.randn(num_cameras, generator=generator, dtype=torch.float64)
     K[:, 2, 2] = 1
-    k1 = (-0.285 + 0.00024 * (fx - 1396) + 0.008 * torch.randn(num_cameras, generator=generator, dtype=torch.float64)).clamp(-0.35, -0.15)
+    k1 = -0.285 + 0.00024 * (fx - 1396) + 0.008 * torch.randn(num_cameras, generator=generator, dtype=torch.float64)
+    k1 = k1.clamp(-0.35, -0.15)
     k2 = _uniform(generator, 0.16, 0.22, num_cameras)
     p1 = -2e-4 + 3e-4 * torch.randn(num_cameras, generator=generator, dtype=torch.float64)
     p2 = 5e-4 + 3e-4 * torch.randn(num_cameras, generator=generator, dtype=torch.float64)
@@ -177,13 +180,18 @@ def assign_subjects(config: SyntheticConfig) -> dict[str, list[int]]:
     if count - validation - test < 1:
         raise ValueError(f"SyntheticConfig.num_subjects must leave at least one training subject, got {count}")
     order = torch.randperm(count, generator=child_generator(config.seed, "split")).tolist()
-    chosen = {"validation": order[:validation], "test": order[validation : validation + test], "train": order[validation + test :]}
+    chosen = {
+        "validation": order[:validation],
+        "test": order[validation : validation + test],
+        "train": order[validation + test :],
+    }
     return {split: sorted(chosen[split]) for split in SPLITS}
 
 
-def _per_frame(camera: Camera, num_frames: int) -> Camera:
-    """A rig (C,) -> the same cameras for every frame (T, C)."""
-    return Camera(*(getattr(camera, f).expand(num_frames, *getattr(camera, f).shape) for f in ("K", "R", "t", "dist")))
+def repeat_rig(rig: Camera, count: int) -> Camera:
+    """A rig (C,) -> the same cameras ``count`` times (count, C), e.g. once per frame or per sequence."""
+    parameters = (rig.K, rig.R, rig.t, rig.dist)
+    return Camera(*(parameter.expand(count, *parameter.shape).contiguous() for parameter in parameters))
 
 
 def _subject_sequences(subject_number: int, rig: Camera, floor_centre: Tensor, config: SyntheticConfig) -> list[dict]:
@@ -196,20 +204,28 @@ def _subject_sequences(subject_number: int, rig: Camera, floor_centre: Tensor, c
     ]
     joint_count = get_skeleton(config.skeleton).num_joints
     # one forward-kinematics pass over all of the subject's frames: the model is per frame
-    joined = Motion(*(torch.cat([getattr(m, f) for m in motions]) for f in ("angles", "finger_curl", "floor_position", "yaw")))
+    fields = ("angles", "finger_curl", "floor_position", "yaw")
+    joined = Motion(*(torch.cat([getattr(motion, f) for motion in motions]) for f in fields))
     joined = replace(joined, floor_position=joined.floor_position + floor_centre)
     points = pose_sequence(subject, joined)[:, :joint_count].split(frames)
     sequences = []
     for sequence, points_3d in enumerate(points):
-        views = sample_view_masks(frames, rig.t.shape[0], child_generator(seed, "views", subject_number, sequence), config)
+        view_generator = child_generator(seed, "views", subject_number, sequence)
+        views = sample_view_masks(frames, rig.t.shape[0], view_generator, config)
         detections = child_generator(seed, "detections", subject_number, sequence)
-        keypoints, confidence = simulate_detections(points_3d, _per_frame(rig, frames), views, detections, config.detections)
-        name = f"{subject.name}_sequence_{sequence}"
-        sequences.append({"name": name, "subject": subject.name, "points_3d": points_3d, "view_mask": views, "keypoints_2d": keypoints, "confidence": confidence})
+        keypoints, confidence = simulate_detections(
+            points_3d, repeat_rig(rig, frames), views, detections, config.detections
+        )
+        sequences.append({
+            "name": f"{subject.name}_sequence_{sequence}", "subject": subject.name, "points_3d": points_3d,
+            "view_mask": views, "keypoints_2d": keypoints, "confidence": confidence,
+        })  # fmt: skip
     return sequences
 
 
-def _dataset(sequences: list[dict], rig: Camera, config: SyntheticConfig, split: str, rig_kind: str) -> MultiViewDataset:
+def _dataset(
+    sequences: list[dict], rig: Camera, config: SyntheticConfig, split: str, rig_kind: str
+) -> MultiViewDataset:
     """Stack a split's sequences into one ``MultiViewDataset``."""
     frames = config.frames_per_sequence
     subject_names = tuple(dict.fromkeys(s["subject"] for s in sequences))
@@ -223,7 +239,7 @@ def _dataset(sequences: list[dict], rig: Camera, config: SyntheticConfig, split:
         keypoints_2d=stacked("keypoints_2d"),
         confidence=stacked("confidence"),
         view_mask=stacked("view_mask"),
-        cameras=Camera(*(getattr(rig, f).expand(count, *getattr(rig, f).shape).contiguous() for f in ("K", "R", "t", "dist"))),
+        cameras=repeat_rig(rig, count),
         sequence_index=torch.arange(count).repeat_interleave(frames),
         subject_index=torch.tensor([subject_names.index(s["subject"]) for s in sequences]).repeat_interleave(frames),
         frame_ids=torch.arange(frames).repeat(count),
@@ -237,7 +253,9 @@ def _dataset(sequences: list[dict], rig: Camera, config: SyntheticConfig, split:
     )  # fmt: skip
 
 
-def make_synthetic_splits(config: SyntheticConfig = SyntheticConfig(), rig: Camera | None = None) -> dict[str, MultiViewDataset]:
+def make_synthetic_splits(
+    config: SyntheticConfig = SyntheticConfig(), rig: Camera | None = None
+) -> dict[str, MultiViewDataset]:
     """Generate the train / validation / test datasets of ``config``, split by subject (and so by sequence).
 
     ``rig``: cameras (C,) to film in (e.g. a real Panoptic calibration, world mm, y down, floor at y = 0); by default a
@@ -247,16 +265,16 @@ def make_synthetic_splits(config: SyntheticConfig = SyntheticConfig(), rig: Came
     if rig is not None and len(rig.batch_shape) != 1:
         raise ValueError(f"rig must hold one row of cameras (C,), got batch shape {tuple(rig.batch_shape)}")
     rig_kind = "synthetic" if rig is None else "given"
-    rig = panoptic_like_rig(child_generator(config.seed, "rig"), config.num_cameras) if rig is None else rig.to(torch.float32)
+    if rig is None:
+        rig = panoptic_like_rig(child_generator(config.seed, "rig"), config.num_cameras)
+    rig = rig.to(torch.float32)
     floor_centre = rig_centre(rig)[[0, 2]]
     subjects = assign_subjects(config)
-    return {
-        split: _dataset(
-            [sequence for number in subjects[split] for sequence in _subject_sequences(number, rig, floor_centre, config)],
-            rig, config, split, rig_kind,
-        )
-        for split in SPLITS
-    }  # fmt: skip
+    splits = {}
+    for split in SPLITS:
+        sequences = [s for number in subjects[split] for s in _subject_sequences(number, rig, floor_centre, config)]
+        splits[split] = _dataset(sequences, rig, config, split, rig_kind)
+    return splits
 
 
 def config_hash(config: SyntheticConfig, rig: Camera | None = None) -> str:
@@ -290,7 +308,9 @@ def synthetic_folder(config: SyntheticConfig, folder: str | Path, rig: Camera | 
     return Path(folder) / f"{config.name}-{config_hash(config, rig)}"
 
 
-def load_or_make_synthetic(config: SyntheticConfig, folder: str | Path, rig: Camera | None = None) -> dict[str, MultiViewDataset]:
+def load_or_make_synthetic(
+    config: SyntheticConfig, folder: str | Path, rig: Camera | None = None
+) -> dict[str, MultiViewDataset]:
     """The splits of ``config``, read from the cache under ``folder`` when present, else generated and cached there."""
     cache = synthetic_folder(config, folder, rig)
     if all((cache / f"{split}.npz").exists() for split in SPLITS):
