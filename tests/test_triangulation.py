@@ -181,15 +181,16 @@ def test_missing_views_and_joints_give_finite_zeros_and_false_valid_flags():
     truth = body_points(3, 4)
     keypoints = observe(truth, cameras)
     confidence, view_mask = all_seen(keypoints)
-    view_mask[0, 1] = False  # a whole view missing: frame 0 keeps 4 views
+    view_mask[0, 1] = False  # frame 0: a whole view missing, 4 views left
     keypoints[0, 1] = float("nan")  # whatever a missing view holds is never read
-    confidence[1, :3, 2] = 0  # joint 2 of frame 1 seen in exactly 2 views
+    confidence[1, :3, 2] = 0  # frame 1: joint 2 seen in exactly 2 views (3 and 4)
     keypoints[1, :3, 2] = 0
-    confidence[2, :4, 3] = 0  # joint 3 of frame 2 seen in 1 view
-    confidence[2, :, 1] = 0  # joint 1 of frame 2 seen nowhere
-    view_mask[1, 3] = False  # with confidence[1, :3, 2] = 0 this leaves joint 2 of frame 1 in 1 view
+    confidence[1, :4, 0] = 0  # frame 1: joint 0 seen in 1 view
+    view_mask[2, 3] = False  # frame 2: joint 3 left in 1 view by the mask and the confidences together
+    confidence[2, :3, 3] = 0
+    confidence[2, :, 1] = 0  # frame 2: joint 1 seen nowhere
     expected_valid = torch.ones(3, 4, dtype=torch.bool)
-    expected_valid[1, 2] = expected_valid[2, 3] = expected_valid[2, 1] = False
+    expected_valid[1, 0] = expected_valid[2, 3] = expected_valid[2, 1] = False
     for method in (triangulate, triangulate_linear):
         result = method(keypoints, confidence, view_mask, cameras)
         assert torch.equal(result.valid, expected_valid)
@@ -223,7 +224,7 @@ def test_a_gross_outlier_in_one_view_moves_the_refined_point_far_less_than_the_l
     linear_shift = error_mm(triangulate_linear(corrupted, confidence, view_mask, cameras).points, clean_linear)
     refined_shift = error_mm(triangulate(corrupted, confidence, view_mask, cameras).points, clean_refined)
     assert linear_shift.mean() > 20
-    assert refined_shift.mean() < 0.25 * linear_shift.mean()
+    assert refined_shift.mean() < 0.2 * linear_shift.mean()  # measured: 5 mm against 81 mm
 
 
 def test_linear_and_refined_points_match_a_plain_loop_reference_with_weights_and_an_outlier():
@@ -246,16 +247,22 @@ def test_linear_and_refined_points_match_a_plain_loop_reference_with_weights_and
     np.testing.assert_allclose(refined.points.numpy(), expected_refined, atol=1e-4)
 
 
-def test_a_view_that_sees_the_point_behind_itself_gives_a_finite_correct_point():
+def test_a_view_that_sees_the_point_behind_itself_is_ignored_by_the_refinement_and_the_error():
     cameras = dome_cameras()[::5]  # 7 views around the dome
-    # Turn view 0 around: the scene is now behind it, yet its (projective) detections stay consistent with DLT.
-    turned = Camera(cameras.K.clone(), cameras.R.clone(), cameras.t.clone(), torch.zeros_like(cameras.dist))
-    turned.R[0] = torch.diag(torch.tensor([-1.0, 1.0, -1.0], dtype=torch.float64)) @ cameras.R[0]
-    turned.t[0] = torch.diag(torch.tensor([-1.0, 1.0, -1.0], dtype=torch.float64)) @ cameras.t[0]
+    # Turn view 0 around, so the scene is behind it, and give it detections 300 px from the (projective) truth.
+    flip = torch.diag(torch.tensor([-1.0, 1.0, -1.0], dtype=torch.float64))
+    R = torch.cat([flip @ cameras.R[:1], cameras.R[1:]])
+    turned = Camera(cameras.K, R, torch.cat([cameras.t[:1] @ flip, cameras.t[1:]]), cameras.dist)
     truth = body_points(2, 5)
     keypoints = add_noise(observe(truth, turned), sigma_px=1.0)
-    result = triangulate(keypoints, *all_seen(keypoints), turned)
+    keypoints[:, 0] += 300
+    confidence, view_mask = all_seen(keypoints)
+    result = triangulate(keypoints, confidence, view_mask, turned, tolerance_mm=1e-9)
+    view_mask[:, 0] = False
+    without_view = triangulate(keypoints, confidence, view_mask, turned, tolerance_mm=1e-9)
     assert torch.isfinite(result.points).all() and torch.isfinite(result.reprojection_error_px).all()
+    torch.testing.assert_close(result.points, without_view.points, atol=1e-6, rtol=0)
+    torch.testing.assert_close(result.reprojection_error_px, without_view.reprojection_error_px)
     assert error_mm(result.points, truth).max() < 5
 
 

@@ -103,7 +103,7 @@ def parse_arguments(argv: list[str] | None = None) -> ReproduceConfig:
     defaults = ReproduceConfig()
     for item in fields(ReproduceConfig):
         default = getattr(defaults, item.name)
-        kind = int if isinstance(default, int) else str
+        kind = int if item.type.startswith("int") else str
         parser.add_argument(f"--{item.name.replace('_', '-')}", type=kind, default=default, help=f"default: {default}")
     return ReproduceConfig(**vars(parser.parse_args(argv)))
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from weakpose_lite.cameras import Camera, perspective_projection, pixels_to_normalised, undistort, world_to_camera
+from weakpose_lite.cameras import Camera, perspective_projection, pixels_to_normalised, undistort
 
 # A view that sees the point behind itself costs as much as a re-projection error this large (more than any image
 # is wide), so a refinement step that crosses behind a camera is rejected and one that comes back out is taken.
@@ -48,13 +48,18 @@ class Triangulation:
 
 @dataclass(frozen=True)
 class _Observations:
-    """Undistorted detections and what is needed to re-project: normalised (F, C, J, 2), weights (F, C, J),
-    valid (F, J), the cameras broadcastable to (F, C), and focal (..., C, 1, 2) = (fx, fy) in pixels."""
+    """Undistorted detections, views last: normalised (F, J, C, 2), weights (F, J, C), valid (F, J); the cameras
+    as R (..., 1, C, 3, 3), t (..., 1, C, 3) and focal (fx, fy) (..., 1, C, 2) px, with ... empty or F.
+
+    Views come last so that every sum over views is a matrix product over contiguous memory (no transposed copies),
+    the layout that makes the whole batch fast on CPU.
+    """
 
     normalised: Tensor
     weights: Tensor
     valid: Tensor
-    cameras: Camera
+    R: Tensor
+    t: Tensor
     focal: Tensor
 
 
@@ -100,7 +105,7 @@ def triangulate(
 
 
 def _observe(keypoints_2d: Tensor, confidence: Tensor, view_mask: Tensor, cameras: Camera) -> _Observations:
-    """Check shapes, undistort the detections once, and turn confidence and masks into weights (F, C, J)."""
+    """Check shapes, undistort the detections once, turn confidence and masks into weights; views last."""
     _check_shapes(keypoints_2d, confidence, view_mask, cameras)
     cameras = cameras.to(device=keypoints_2d.device, dtype=keypoints_2d.dtype)
     seen = view_mask[..., None] & (confidence > 0) & torch.isfinite(keypoints_2d).all(-1)
@@ -108,8 +113,15 @@ def _observe(keypoints_2d: Tensor, confidence: Tensor, view_mask: Tensor, camera
     normalised = undistort(pixels_to_normalised(keypoints_2d, cameras.K), cameras.dist)
     # A missing detection may hold anything (zeros, NaN); 0 * NaN is NaN, so select rather than multiply.
     normalised = torch.where(seen[..., None], normalised, 0)
-    focal = torch.stack([cameras.K[..., 0, 0], cameras.K[..., 1, 1]], dim=-1).unsqueeze(-2)
-    return _Observations(normalised, weights, (weights > 0).sum(-2) >= 2, cameras, focal)
+    focal = torch.stack([cameras.K[..., 0, 0], cameras.K[..., 1, 1]], dim=-1)
+    return _Observations(
+        normalised=normalised.transpose(1, 2).contiguous(),
+        weights=weights.transpose(1, 2).contiguous(),
+        valid=(weights > 0).sum(1) >= 2,
+        R=cameras.R.unsqueeze(-4),
+        t=cameras.t.unsqueeze(-3),
+        focal=focal.unsqueeze(-3),
+    )
 
 
 def _check_shapes(keypoints_2d: Tensor, confidence: Tensor, view_mask: Tensor, cameras: Camera) -> None:
@@ -141,24 +153,24 @@ def _linear_solution(observations: _Observations) -> tuple[Tensor, Tensor]:
     solve is about 25 times faster than a batched 4x4 ``eigh`` on CPU. Its only blind spot, points at infinity,
     cannot occur here.
     """
-    t = observations.cameras.t.unsqueeze(-2)  # (..., C, 1, 3)
-    rows = _projection_rows(observations.normalised, observations.cameras.R)
-    right = t[..., :2] - observations.normalised * t[..., 2:3]  # (F, C, J, 2)
+    t = observations.t
+    rows = _projection_rows(observations.normalised, observations.R)
+    right = t[..., :2] - observations.normalised * t[..., 2:3]  # (F, J, C, 2)
     normal, moment = _normal_equations(rows, observations.weights, right)
     return _solve_where_valid(normal, moment, observations.valid)
 
 
 def _projection_rows(image_points: Tensor, R: Tensor) -> Tensor:
-    """Normalised image points (F, C, J, 2), R (..., C, 3, 3) -> (u R₃ − R₁, v R₃ − R₂) (F, C, J, 2, 3)."""
-    R = R.unsqueeze(-3)  # (..., C, 1, 3, 3)
+    """Normalised image points (F, J, C, 2), R (..., 1, C, 3, 3) -> (u R₃ − R₁, v R₃ − R₂) (F, J, C, 2, 3)."""
     return image_points.unsqueeze(-1) * R[..., 2:3, :] - R[..., :2, :]
 
 
 def _normal_equations(rows: Tensor, weights: Tensor, right: Tensor) -> tuple[Tensor, Tensor]:
-    """A (F, C, J, 2, 3), weights w (F, C, J), b (F, C, J, 2) -> Σ_views w AᵀA (F, J, 3, 3), Σ w Aᵀb (F, J, 3)."""
-    weighted_rows = rows * weights[..., None, None]
-    normal = torch.einsum("...cjri,...cjrk->...jik", weighted_rows, rows)
-    moment = torch.einsum("...cjri,...cjr->...ji", weighted_rows, right)
+    """A (F, J, C, 2, 3), weights w (F, J, C), b (F, J, C, 2) -> Σ_views w AᵀA (F, J, 3, 3), Σ w Aᵀb (F, J, 3)."""
+    weighted_rows = (rows * weights[..., None, None]).flatten(-3, -2)  # (F, J, 2C, 3)
+    rows = rows.flatten(-3, -2)
+    normal = weighted_rows.mT @ rows
+    moment = (weighted_rows.mT @ right.flatten(-2).unsqueeze(-1)).squeeze(-1)
     return normal, moment
 
 
@@ -199,9 +211,9 @@ def _damped_gauss_newton_step(
 ) -> Tensor:
     """One IRLS Gauss-Newton step (F, J, 3), damped by damping (F, J) times the diagonal of the normal matrix."""
     residual, camera_points, in_front = _reprojection_residual(points, observations)
-    # Jacobian of the pixel residual with respect to the world point (F, C, J, 2, 3): diag(fx, fy) · ∂Π_p/∂x
+    # Jacobian of the pixel residual with respect to the world point (F, J, C, 2, 3): diag(fx, fy) · ∂Π_p/∂x
     # (Eq. 13) · R, which works out as −(f / depth) times the DLT row at the projected point.
-    rows = _projection_rows(perspective_projection(camera_points), observations.cameras.R)
+    rows = _projection_rows(perspective_projection(camera_points), observations.R)
     jacobian = -(observations.focal / camera_points[..., 2:3]).unsqueeze(-1) * rows
     weights = observations.weights * _huber_weight(residual.norm(dim=-1), robust_px)
     weights = torch.where(in_front, weights, 0)  # behind a camera, Π_p and its Jacobian are meaningless
@@ -213,15 +225,24 @@ def _damped_gauss_newton_step(
 
 
 def _reprojection_residual(points: Tensor, observations: _Observations) -> tuple[Tensor, Tensor, Tensor]:
-    """Points (F, J, 3) -> pixel residual (F, C, J, 2), camera-frame points (F, C, J, 3), in_front (F, C, J) bool.
+    """Points (F, J, 3) -> pixel residual (F, J, C, 2), camera-frame points (F, J, C, 3), in_front (F, J, C) bool.
 
     The residual is in undistorted pixels, 0 where the view does not see the point in front of it.
     """
-    camera_points = world_to_camera(points.unsqueeze(-3), observations.cameras.R, observations.cameras.t)
+    camera_points = _to_every_camera(points, observations.R, observations.t)
     in_front = (camera_points[..., 2] > MIN_DEPTH_MM) & (observations.weights > 0)
     safe_points = torch.where(in_front[..., None], camera_points, camera_points.new_tensor([0.0, 0.0, 1.0]))
     residual = (perspective_projection(safe_points) - observations.normalised) * observations.focal
     return torch.where(in_front[..., None], residual, 0), safe_points, in_front
+
+
+def _to_every_camera(points: Tensor, R: Tensor, t: Tensor) -> Tensor:
+    """World points (F, J, 3), R (..., 1, C, 3, 3), t (..., 1, C, 3) -> camera-frame points (F, J, C, 3): R X + t.
+
+    ``world_to_camera`` with the C rotations stacked into one (3, 3C) matrix: a single matrix product for the batch.
+    """
+    stacked = R.squeeze(-4).flatten(-3, -2).mT  # (..., 3, 3C)
+    return (points @ stacked).unflatten(-1, (R.shape[-3], 3)) + t
 
 
 def _huber_weight(error_px: Tensor, robust_px: float) -> Tensor:
@@ -234,14 +255,14 @@ def _huber_cost(points: Tensor, observations: _Observations, robust_px: float) -
     residual, _, in_front = _reprojection_residual(points, observations)
     error = torch.where(in_front, residual.norm(dim=-1), BEHIND_CAMERA_PX)
     huber = torch.where(error <= robust_px, error**2 / 2, robust_px * (error - robust_px / 2))
-    return (observations.weights * huber).sum(-2)
+    return (observations.weights * huber).sum(-1)
 
 
 def _result(points: Tensor, valid: Tensor, observations: _Observations) -> Triangulation:
     """Package points (F, J, 3) with valid (F, J) and their weighted RMS re-projection error in px (F, J)."""
     residual, _, in_front = _reprojection_residual(points, observations)
     weights = torch.where(in_front, observations.weights, 0)
-    total_weight = weights.sum(-2).clamp_min(torch.finfo(weights.dtype).tiny)
-    mean_square = (weights * residual.square().sum(-1)).sum(-2) / total_weight
+    total_weight = weights.sum(-1).clamp_min(torch.finfo(weights.dtype).tiny)
+    mean_square = (weights * residual.square().sum(-1)).sum(-1) / total_weight
     error = torch.where(valid, mean_square.sqrt(), 0)
     return Triangulation(torch.where(valid[..., None], points, 0), valid, error)

@@ -1,0 +1,101 @@
+"""Training: the weak path never reads 3D groundtruth, seeded runs repeat, a resumed run equals an uninterrupted one."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from weakpose_lite.data.synthetic import SyntheticConfig, make_synthetic_splits
+from weakpose_lite.train import TrainConfig, evaluate_model, load_checkpoint, load_model, prepare, sample_views, train
+
+QUICK = TrainConfig(hidden=32, dropout=0.1, epochs=2, max_frames_per_epoch=48, views_per_frame=8, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def splits():
+    config = SyntheticConfig.tiny(num_subjects=10, sequences_per_subject=1, frames_per_sequence=40)
+    return make_synthetic_splits(config)
+
+
+def _same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+def test_weak_training_runs_without_any_groundtruth_and_gives_the_same_model(splits):
+    blind_train, blind_validation = splits["train"].without_groundtruth(), splits["validation"].without_groundtruth()
+    assert torch.isnan(blind_train.points_3d).all()
+    blind = train(QUICK, blind_train, blind_validation)
+    sighted = train(QUICK, splits["train"], splits["validation"])
+    assert all(torch.isfinite(p).all() for p in blind.model.parameters())
+    assert blind.history[-1]["train_loss"] < blind.history[0]["train_loss"] * 1.5
+    assert "validation_mpjpe_mm" not in blind.history[0]
+    # Identical weights with and without groundtruth: the weak path cannot have read it.
+    assert _same_weights(blind.model, sighted.model)
+
+
+def test_strong_training_uses_triangulated_targets_not_groundtruth(splits):
+    tensors = prepare(splits["train"], with_targets=True)
+    frames = tensors.frames
+    valid = tensors.target_valid[frames] & tensors.truth_valid[frames]
+    errors = (tensors.targets[frames] - tensors.truth[frames]).norm(dim=-1)  # (N, C, J)
+    difference = errors[valid.unsqueeze(1).expand_as(errors)]
+    assert 0 < difference.median() < 50  # close to the truth (mm), but not it
+    blind = train(dataclasses.replace(QUICK, mode="strong"), splits["train"].without_groundtruth(), splits["validation"])
+    sighted = train(dataclasses.replace(QUICK, mode="strong"), splits["train"], splits["validation"])
+    assert _same_weights(blind.model, sighted.model)
+
+
+def test_seeded_runs_are_identical_and_seeds_differ(splits):
+    first = train(QUICK, splits["train"], splits["validation"])
+    again = train(QUICK, splits["train"], splits["validation"])
+    other = train(dataclasses.replace(QUICK, seed=1), splits["train"], splits["validation"])
+    assert _same_weights(first.model, again.model)
+    assert not _same_weights(first.model, other.model)
+
+
+def test_resumed_run_reaches_the_same_weights_as_an_uninterrupted_one(splits, tmp_path):
+    config = dataclasses.replace(QUICK, epochs=3, selection="validation_loss")
+    straight = train(config, splits["train"], splits["validation"], tmp_path / "straight")
+    train(config, splits["train"], splits["validation"], tmp_path / "resumed", stop_after_epochs=1)
+    assert load_checkpoint(tmp_path / "resumed" / "last.pt")["epoch"] == 1
+    resumed = train(config, splits["train"], splits["validation"], tmp_path / "resumed", resume=True)
+    assert _same_weights(straight.model, resumed.model)
+    last_straight = load_checkpoint(tmp_path / "straight" / "last.pt")["model"]
+    last_resumed = load_checkpoint(tmp_path / "resumed" / "last.pt")["model"]
+    assert all(torch.equal(last_straight[k], last_resumed[k]) for k in last_straight)
+    assert [h["epoch"] for h in resumed.history] == [1, 2, 3]
+
+
+def test_checkpoint_round_trip_and_clear_errors(splits, tmp_path):
+    result = train(QUICK, splits["train"], splits["validation"], tmp_path)
+    model, config = load_model(tmp_path / "best.pt")
+    assert config == QUICK
+    assert _same_weights(model, result.model)
+    corrupted = tmp_path / "corrupted.pt"
+    corrupted.write_bytes((tmp_path / "best.pt").read_bytes()[:1000])
+    with pytest.raises(ValueError, match="corrupted.pt"):
+        load_checkpoint(corrupted)
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weights": torch.zeros(3)}, foreign)
+    with pytest.raises(ValueError, match="foreign.pt: not a weakpose-lite checkpoint"):
+        load_checkpoint(foreign)
+    assert not list(tmp_path.glob("*.part"))
+
+
+def test_sampled_views_are_distinct_and_usable():
+    generator = torch.Generator().manual_seed(0)
+    usable = torch.rand(50, 31, generator=generator) > 0.3
+    views, mask = sample_views(usable, 16, generator)
+    for frame in range(50):
+        chosen = views[frame][mask[frame]]
+        assert usable[frame, chosen].all()
+        assert len(set(chosen.tolist())) == len(chosen) == min(16, int(usable[frame].sum()))
+
+
+def test_evaluation_needs_groundtruth_and_counts_only_valid_joints(splits):
+    result = train(QUICK, splits["train"], splits["validation"])
+    test = splits["test"]
+    with pytest.raises(ValueError, match="no 3D groundtruth"):
+        evaluate_model(result.model, prepare(test.without_groundtruth(), False), test.skeleton)
+    evaluation = evaluate_model(result.model, prepare(test, False), test.skeleton)
+    assert evaluation["mpjpe_mm"] > 0 and len(evaluation["per_joint_mpjpe_mm"]) == 18
