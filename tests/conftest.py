@@ -1,12 +1,13 @@
 """Shared fixtures: the real Panoptic HD rig (or a synthetic stand-in), random cameras, real joints, dtypes."""
 
-import json
 from pathlib import Path
 
 import pytest
 import torch
 
 from weakpose_lite.cameras import Camera
+from weakpose_lite.data.panoptic import read_bodies, read_calibration
+from weakpose_lite.skeleton import PANOPTIC_COCO19
 
 PANOPTIC = Path("/work/shared/data/real/panoptic_mmpose")
 PANOPTIC_CALIBRATION = PANOPTIC / "160906_band1" / "calibration_160906_band1.json"
@@ -42,21 +43,11 @@ def random_camera(batch_shape: tuple[int, ...] = (), seed: int = 0) -> Camera:
     return Camera(K, random_rotation(batch_shape, generator), t, dist)
 
 
-def read_hd_cameras(path: Path) -> Camera:
-    """The HD cameras of a Panoptic calibration file as one float64 Camera (C,), t converted from cm to mm."""
-    hd = [camera for camera in json.loads(path.read_text())["cameras"] if camera["type"] == "hd"]
-
-    def field(name: str) -> torch.Tensor:
-        return torch.tensor([camera[name] for camera in hd], dtype=torch.float64)
-
-    return Camera(field("K"), field("R"), 10 * field("t").squeeze(-1), field("distCoef"))
-
-
 @pytest.fixture(scope="session")
 def hd_cameras() -> Camera:
     """The 31 real Panoptic HD cameras (C=31) in mm, float64; a synthetic rig of the same kind when absent."""
     if PANOPTIC_CALIBRATION.exists():
-        return read_hd_cameras(PANOPTIC_CALIBRATION)
+        return read_calibration(PANOPTIC_CALIBRATION, dtype=torch.float64).cameras
     return random_camera((31,), seed=31)
 
 
@@ -65,7 +56,7 @@ def all_hd_cameras(hd_cameras) -> Camera:
     """Both real HD rigs (two capture days, C=62) when present, else the one of ``hd_cameras``."""
     if not PANOPTIC_SECOND_RIG.exists():
         return hd_cameras
-    second = read_hd_cameras(PANOPTIC_SECOND_RIG)
+    second = read_calibration(PANOPTIC_SECOND_RIG, dtype=torch.float64).cameras
     return Camera(*(torch.cat([getattr(hd_cameras, f), getattr(second, f)]) for f in ("K", "R", "t", "dist")))
 
 
@@ -73,14 +64,11 @@ def all_hd_cameras(hd_cameras) -> Camera:
 def world_joints() -> torch.Tensor:
     """Confident real Panoptic joints (N, 3) in world mm, float64; random points in the capture volume when absent."""
     if PANOPTIC_BODIES.exists():
-        rows = [
-            body["joints19"][4 * j : 4 * j + 4]
-            for scene in sorted(PANOPTIC_BODIES.glob("body3DScene_*.json"))[:5]
-            for body in json.loads(scene.read_text())["bodies"]
-            for j in range(19)
-        ]
-        joints = torch.tensor(rows, dtype=torch.float64)
-        return 10 * joints[joints[:, 3] > 0.1, :3]
+        scenes = sorted(PANOPTIC_BODIES.glob("body3DScene_*.json"))[:5]
+        bodies = [read_bodies(scene, PANOPTIC_COCO19, dtype=torch.float64) for scene in scenes]
+        points = torch.cat([body.points.flatten(0, 1) for body in bodies])
+        confidence = torch.cat([body.confidence.flatten() for body in bodies])
+        return points[confidence > 0.1]
     generator = torch.Generator().manual_seed(0)
     low = torch.tensor([-1000.0, -1800.0, -1000.0], dtype=torch.float64)
     return low + torch.rand(200, 3, generator=generator, dtype=torch.float64) * torch.tensor([2000.0, 1800.0, 2000.0])
@@ -90,6 +78,12 @@ def world_joints() -> torch.Tensor:
 def make_camera():
     """The ``random_camera(batch_shape, seed)`` factory."""
     return random_camera
+
+
+@pytest.fixture
+def generator() -> torch.Generator:
+    """A freshly seeded random generator, so every test sees the same data on every run."""
+    return torch.Generator().manual_seed(0)
 
 
 @pytest.fixture(params=[torch.float32, torch.float64], ids=["float32", "float64"])

@@ -123,11 +123,11 @@ def test_distortion_jacobian_matches_autograd(u, v, coefficients):
     torch.testing.assert_close(distortion_jacobian(point, dist)[0], expected, rtol=1e-12, atol=1e-14)
 
 
-def test_jacobians_broadcast_over_leading_dimensions(hd_cameras):
-    points = torch.randn(2, 3, 5, 3, dtype=torch.float64) + torch.tensor([0.0, 0.0, 4.0], dtype=torch.float64)
+def test_jacobians_broadcast_over_leading_dimensions(hd_cameras, generator):
+    points = torch.randn(2, 3, 5, 3, generator=generator, dtype=torch.float64) + torch.tensor([0.0, 0.0, 4.0], dtype=torch.float64)
     assert perspective_jacobian(points).shape == (2, 3, 5, 2, 3)
     assert orthographic_jacobian(points).shape == (2, 3, 5, 2, 3)
-    normalised = 0.3 * torch.randn(2, 3, 5, 2, dtype=torch.float64)
+    normalised = 0.3 * torch.randn(2, 3, 5, 2, generator=generator, dtype=torch.float64)
     analytic = distortion_jacobian(normalised, hd_cameras.dist[:3])  # views (3,)
     assert analytic.shape == (2, 3, 5, 2, 2)
     single = jacobian(lambda p: distort(p, hd_cameras.dist[2]), normalised[1, 2, 4:5])  # (1, 2, 1, 2)
@@ -201,7 +201,8 @@ def test_undistort_newton_converges_quadratically_within_the_default_steps(all_h
     errors = [(undistort(distorted, dist, iterations=k) - solution).norm(dim=-1) for k in range(default + 1)]
     for before, after in zip(errors, errors[1:]):
         above_round_off = before > 1e-7
-        assert (after[above_round_off] <= before[above_round_off] ** 2).all()
+        # Quadratic: the error squares each step (constant ≤ 0.6 on the real lenses; linear would fail this).
+        assert (after[above_round_off] <= 10 * before[above_round_off] ** 2).all()
     focal = K[:, None, 0, 0]
     pixel_error = [(error * focal).max().item() for error in errors]
     assert pixel_error[default - 1] < 1e-9, f"one spare step expected, worst pixel error per step {pixel_error}"
@@ -215,9 +216,9 @@ def test_undistort_gradient_is_the_inverse_distortion_jacobian(hd_cameras):
     torch.testing.assert_close(through_newton, torch.linalg.inv(distortion_jacobian(solution, dist)[0]))
 
 
-def test_undistort_pixels_matches_cv2_over_frames_and_views(hd_cameras):
+def test_undistort_pixels_matches_cv2_over_frames_and_views(hd_cameras, generator):
     cameras = hd_cameras[:3]
-    pixels = torch.rand(2, 3, 7, 2, dtype=torch.float64) * torch.tensor(HD_RESOLUTION, dtype=torch.float64)
+    pixels = torch.rand(2, 3, 7, 2, generator=generator, dtype=torch.float64) * torch.tensor(HD_RESOLUTION, dtype=torch.float64)
     ours = undistort_pixels(pixels, cameras)  # (F, C, J, 2)
     assert ours.shape == (2, 3, 7, 2)
     for f in range(2):
@@ -248,9 +249,9 @@ def test_world_to_camera_matches_matrix_product_and_camera_to_world_inverts_it(r
     torch.testing.assert_close(camera_to_world(x, R, t), X, rtol=1e-12, atol=1e-9)
 
 
-def test_camera_methods_match_the_functions_and_invert_each_other(make_camera):
+def test_camera_methods_match_the_functions_and_invert_each_other(make_camera, generator):
     camera = make_camera((4,), seed=1)
-    points = 1000 * torch.randn(4, 6, 3, dtype=torch.float64)
+    points = 1000 * torch.randn(4, 6, 3, generator=generator, dtype=torch.float64)
     x = camera.world_to_camera(points)
     torch.testing.assert_close(x, world_to_camera(points, camera.R, camera.t))
     torch.testing.assert_close(camera.camera_to_world(x), points)
@@ -264,9 +265,9 @@ def test_camera_center_maps_to_the_origin(hd_cameras):
     torch.testing.assert_close(origin, torch.zeros_like(origin), rtol=0, atol=1e-9)
 
 
-def test_rotate_to_camera_moves_differences_of_points_and_rotate_to_world_inverts_it(make_camera):
+def test_rotate_to_camera_moves_differences_of_points_and_rotate_to_world_inverts_it(make_camera, generator):
     camera = make_camera((3,), seed=2)
-    a, b = 1000 * torch.randn(2, 3, 5, 3, dtype=torch.float64)
+    a, b = 1000 * torch.randn(2, 3, 5, 3, generator=generator, dtype=torch.float64)
     relative = a - b
     in_camera = rotate_to_camera(relative, camera.R)
     torch.testing.assert_close(in_camera, camera.world_to_camera(a) - camera.world_to_camera(b))
@@ -297,8 +298,8 @@ def test_point_in_the_xz_plane_projects_to_cx_plus_fx_x_over_z(x, z, focal, cx, 
 # ---- scaled orthographic projection (Eq. 14 in its depth-free form) ---------------------------------------------
 
 
-def test_scaled_orthographic_equals_perspective_at_the_reference_depth():
-    points = torch.randn(3, 5, 3, dtype=torch.float64) * 500
+def test_scaled_orthographic_equals_perspective_at_the_reference_depth(generator):
+    points = torch.randn(3, 5, 3, generator=generator, dtype=torch.float64) * 500
     reference = torch.tensor([2000.0, 3500.0, 6000.0], dtype=torch.float64)
     points[..., 2] = reference[:, None]
     torch.testing.assert_close(scaled_orthographic_projection(points, reference), perspective_projection(points))
@@ -357,17 +358,20 @@ def test_normalised_to_pixels_is_k_times_homogeneous_and_pixels_to_normalised_in
 # ---- look_at_rotation -------------------------------------------------------------------------------------------
 
 
-def test_look_at_rotation_is_orthonormal_with_determinant_one():
-    center = 3000 * torch.randn(20, 3, dtype=torch.float64)
-    target = 500 * torch.randn(20, 3, dtype=torch.float64)
+def test_look_at_rotation_is_orthonormal_with_determinant_one(generator):
+    center = 3000 * torch.randn(20, 3, generator=generator, dtype=torch.float64)
+    target = 500 * torch.randn(20, 3, generator=generator, dtype=torch.float64)
     R = look_at_rotation(center, target, PANOPTIC_UP)
     torch.testing.assert_close(R @ R.transpose(-1, -2), torch.eye(3, dtype=torch.float64).expand(20, 3, 3))
     torch.testing.assert_close(torch.linalg.det(R), torch.ones(20, dtype=torch.float64))
 
 
-def test_look_at_camera_sees_the_target_at_the_principal_point_and_up_as_image_up(hd_cameras):
-    center = 3000 * torch.randn(20, 3, dtype=torch.float64)
-    target = 500 * torch.randn(20, 3, dtype=torch.float64)
+def test_look_at_camera_sees_the_target_at_the_principal_point_and_up_as_image_up(hd_cameras, generator):
+    target = 500 * torch.randn(20, 3, generator=generator, dtype=torch.float64)
+    azimuth, elevation = torch.rand(2, 20, generator=generator, dtype=torch.float64) * torch.tensor([[6.28], [2.0]])
+    elevation = elevation - 1.0  # within ±57° of the horizon, where "up" fixes the roll well
+    direction = torch.stack([elevation.cos() * azimuth.cos(), elevation.sin(), elevation.cos() * azimuth.sin()], -1)
+    center = target + 3000 * direction
     R = look_at_rotation(center, target, PANOPTIC_UP)
     K = hd_cameras.K[:20]
     camera = Camera(K, R, -(R @ center[:, :, None])[..., 0], hd_cameras.dist[:20])

@@ -95,22 +95,41 @@ def test_body_is_rooted_at_the_neck_and_body_hands_extends_it():
     assert BODY_HANDS.bones[: len(BODY.bones)] == BODY.bones
 
 
-@pytest.mark.parametrize("side", ["left", "right"])
-def test_each_hand_hangs_from_the_wrist_on_its_side(side):
-    parent_of = {child: parent for parent, child in BODY_HANDS.bones}
-    hand_wrist = BODY_HANDS.index(f"{side}_hand_wrist")
-    assert BODY_HANDS.joints[parent_of[hand_wrist]] == f"{side}_wrist"
-    thumb_tip = BODY_HANDS.index(f"{side}_hand_thumb_4")
-    chain = [thumb_tip]
+def chain_to_root(skeleton: Skeleton, joint: str) -> list[str]:
+    """Joint names from ``joint`` up the bones to the root."""
+    parent_of = {child: parent for parent, child in skeleton.bones}
+    chain = [skeleton.index(joint)]
     while chain[-1] in parent_of:
         chain.append(parent_of[chain[-1]])
-    assert [BODY_HANDS.joints[j] for j in chain[4:]] == [
-        f"{side}_hand_wrist", f"{side}_wrist", f"{side}_elbow", f"{side}_shoulder", "neck"
-    ]  # fmt: skip
+    return [skeleton.joints[j] for j in chain]
 
 
-def test_to_relative_zeroes_the_root_and_to_absolute_inverts_it(dtype):
-    poses = 1000 * torch.randn(4, 3, BODY.num_joints, 3, dtype=dtype)  # frames x views x joints
+@pytest.mark.parametrize(
+    "chain",
+    [
+        ["right_wrist", "right_elbow", "right_shoulder", "neck"],
+        ["left_wrist", "left_elbow", "left_shoulder", "neck"],
+        ["right_ankle", "right_knee", "right_hip", "neck"],
+        ["left_ankle", "left_knee", "left_hip", "neck"],
+        ["right_ear", "right_eye", "nose", "neck"],
+        ["left_ear", "left_eye", "nose", "neck"],
+    ],
+    ids=lambda chain: chain[0],
+)
+def test_each_limb_of_the_body_chains_to_the_neck(chain):
+    assert chain_to_root(BODY, chain[0]) == chain
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_each_hand_hangs_from_the_wrist_on_its_side(side):
+    fingers = [f"{side}_hand_{finger}_{k}" for finger in ("thumb", "pinky") for k in (4, 3, 2, 1)]
+    arm = [f"{side}_hand_wrist", f"{side}_wrist", f"{side}_elbow", f"{side}_shoulder", "neck"]
+    assert chain_to_root(BODY_HANDS, fingers[0]) == fingers[:4] + arm
+    assert chain_to_root(BODY_HANDS, fingers[4]) == fingers[4:] + arm
+
+
+def test_to_relative_zeroes_the_root_and_to_absolute_inverts_it(dtype, generator):
+    poses = 1000 * torch.randn(4, 3, BODY.num_joints, 3, generator=generator, dtype=torch.float64).to(dtype)  # frames x views x joints
     relative = to_relative(poses, BODY.root)
     assert relative.shape == poses.shape
     assert (relative[..., BODY.root, :] == 0).all()
@@ -122,8 +141,8 @@ def test_to_relative_zeroes_the_root_and_to_absolute_inverts_it(dtype):
 
 
 @pytest.mark.parametrize("skeleton", [BODY, BODY_HANDS], ids=lambda s: s.name)
-def test_bone_lengths_match_a_plain_loop(skeleton: Skeleton):
-    poses = torch.randn(2, 3, skeleton.num_joints, 3, dtype=torch.float64)
+def test_bone_lengths_match_a_plain_loop(skeleton: Skeleton, generator):
+    poses = torch.randn(2, 3, skeleton.num_joints, 3, generator=generator, dtype=torch.float64)
     lengths = bone_lengths(poses, skeleton)
     assert lengths.shape == (2, 3, len(skeleton.bones))
     for f in range(2):

@@ -161,7 +161,7 @@ def _linear_solution(observations: _Observations) -> tuple[Tensor, Tensor]:
 
 
 def _projection_rows(image_points: Tensor, R: Tensor) -> Tensor:
-    """Normalised image points (F, J, C, 2), R (..., 1, C, 3, 3) -> (u R₃ − R₁, v R₃ − R₂) (F, J, C, 2, 3)."""
+    """Normalised image points (F, J, C, 2), R (..., 1, C, 3, 3) -> u R₃ − R₁, v R₃ − R₂ (F, J, C, 2, 3)."""
     return image_points.unsqueeze(-1) * R[..., 2:3, :] - R[..., :2, :]
 
 

@@ -1,0 +1,363 @@
+"""Lifting users' detections: single view (camera frame), calibrated views (world), dataset files, bad inputs, output.
+
+One tiny strongly-supervised model is trained per session on a small synthetic rig; the references are the network
+applied by hand to inputs normalised with OpenCV or by a pinhole division, a plain loop over views in float64, and the
+synthetic groundtruth.
+"""
+
+import json
+import subprocess
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from weakpose_lite import inference, lift
+from weakpose_lite.cameras import Camera, project
+from weakpose_lite.data.openpose import write_openpose, write_openpose_views
+from weakpose_lite.data.panoptic import Calibration, write_calibration
+from weakpose_lite.data.synthetic import SyntheticConfig, make_synthetic_splits
+from weakpose_lite.model import LiftingNetwork, ModelConfig, NormalisationStats
+from weakpose_lite.skeleton import BODY, COCO18
+from weakpose_lite.train import CHECKPOINT_VERSION, TrainConfig, evaluate_model, load_model, prepare, train
+
+BAD_INPUTS = Path(__file__).parent / "data" / "bad_inputs"
+TEST_FRAMES = 8
+IMAGE_SIZE = (1920, 1080)
+
+
+@pytest.fixture(scope="session")
+def splits():
+    """A small rig (12 cameras) with one subject per split, 40 frames each."""
+    config = SyntheticConfig.tiny(num_subjects=3, sequences_per_subject=1, frames_per_sequence=40, num_cameras=12,
+                                  min_views=8)  # fmt: skip
+    return make_synthetic_splits(config)
+
+
+@pytest.fixture(scope="session")
+def checkpoint(splits, tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("model")
+    config = TrainConfig(mode="strong", hidden=64, epochs=4, max_frames_per_epoch=200, dropout=0.1)
+    train(config, splits["train"], splits["validation"], output=folder)
+    return folder / "best.pt"
+
+
+@pytest.fixture(scope="session")
+def model(checkpoint) -> LiftingNetwork:
+    return load_model(checkpoint)[0]
+
+
+@pytest.fixture(scope="session")
+def test_set(splits):
+    return splits["test"].subset(torch.arange(TEST_FRAMES))
+
+
+@pytest.fixture(scope="session")
+def names(test_set) -> tuple[str, ...]:
+    return tuple(f"00_{c + 1:02d}" for c in range(test_set.num_views))
+
+
+@pytest.fixture(scope="session")
+def calibration(test_set, names, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("calibration") / "calibration_synthetic.json"
+    sizes = torch.tensor([IMAGE_SIZE] * len(names))
+    write_calibration(path, Calibration(test_set.cameras[0], names, sizes))
+    return path
+
+
+@pytest.fixture(scope="session")
+def views_folder(test_set, names, tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("views")
+    write_openpose_views(root, names, test_set.frame_ids, test_set.keypoints_2d, test_set.confidence, test_set.view_mask)
+    return root
+
+
+def _single_view_folder(folder: Path, keypoints, confidence, model_pose: str = "COCO") -> Path:
+    """Frames (F, J, 2), (F, J) of one camera as OpenPose files ``view_<frame>_keypoints.json``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for frame in range(len(keypoints)):
+        write_openpose(folder / f"view_{frame:012d}_keypoints.json", keypoints[frame][None], confidence[frame][None],
+                       model_pose)  # fmt: skip
+    return folder
+
+
+def _run(checkpoint, source, output, *options) -> dict:
+    """Lift through the command line's entry point and read the JSON output back."""
+    assert lift.main([str(checkpoint), str(source), "-o", str(output), *map(str, options)]) == 0
+    return json.loads(Path(output).read_text())
+
+
+def _poses(result: dict) -> np.ndarray:
+    """Rows' poses (N, J, 3), NaN for rows without one."""
+    joints = len(result["joint_names"])
+    return np.array([row["pose"] if row["pose"] is not None else np.full((joints, 3), np.nan) for row in result["frames"]])
+
+
+def _network(model, normalised: np.ndarray, visible: np.ndarray) -> np.ndarray:
+    """h_θ applied by hand: normalised coordinates (N, J, 2), visible (N, J) -> (N, J, 3)."""
+    relative = normalised - normalised[:, BODY.root : BODY.root + 1]
+    relative = np.where(visible[..., None], relative, 0.0)
+    with torch.no_grad():
+        return model(torch.tensor(relative, dtype=torch.float32), torch.tensor(visible)).double().numpy()
+
+
+def test_help_describes_the_inputs():
+    done = subprocess.run([sys.executable, "-m", "weakpose_lite.lift", "--help"], capture_output=True, text=True)
+    assert done.returncode == 0
+    for option in ("--focal", "--image-size", "--calibration", "--view", "--plot", "--output"):
+        assert option in done.stdout
+
+
+def test_single_view_with_calibration_matches_the_network_on_opencv_undistorted_inputs(
+    model, checkpoint, test_set, calibration, tmp_path
+):
+    view = 3
+    folder = _single_view_folder(tmp_path / "view", test_set.keypoints_2d[:, view], test_set.confidence[:, view])
+    result = _run(checkpoint, folder, tmp_path / "poses.json", "--calibration", calibration, "--view", "00_04")
+    camera = test_set.cameras[0, view].to(torch.float64)
+    pixels = test_set.keypoints_2d[:, view].double().numpy().reshape(-1, 1, 2)
+    criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 100, 1e-14)
+    normalised = cv2.undistortPoints(pixels, camera.K.numpy(), camera.dist.numpy(), criteria=criteria)
+    visible = (test_set.confidence[:, view] > 0).numpy()
+    expected = _network(model, normalised.reshape(TEST_FRAMES, -1, 2), visible)
+    usable = visible[:, BODY.root] & (visible.sum(-1) >= 6)
+    assert result["coordinate_frame"] == "camera"
+    assert [row["status"] == "ok" for row in result["frames"]] == usable.tolist()
+    assert usable.any()
+    assert np.abs(_poses(result)[usable] - expected[usable]).max() < 0.05  # mm
+    assert [row["frame"] for row in result["frames"]] == list(range(TEST_FRAMES))
+
+
+def test_focal_and_image_size_give_a_centred_pinhole_camera(model, checkpoint, test_set, tmp_path):
+    focal, (width, height) = 1200.0, IMAGE_SIZE
+    K = torch.tensor([[focal, 0, width / 2], [0, focal, height / 2], [0, 0, 1]], dtype=torch.float64)
+    rig = test_set.cameras[0, 0].to(torch.float64)
+    pinhole = Camera(K, rig.R, rig.t, torch.zeros(5, dtype=torch.float64))
+    pixels = project(test_set.points_3d.double(), pinhole)
+    confidence = test_set.confidence[:, 0]
+    folder = _single_view_folder(tmp_path / "view", pixels.float(), confidence)
+    result = _run(checkpoint, folder, tmp_path / "poses.json", "--focal", focal, "--image-size", width, height)
+    visible = (confidence > 0).numpy()
+    normalised = (pixels.numpy() - np.array([width / 2, height / 2])) / focal
+    expected = _network(model, normalised, visible)
+    lifted = np.array([row["status"] == "ok" for row in result["frames"]])
+    assert lifted.any()
+    assert np.abs(_poses(result)[lifted] - expected[lifted]).max() < 0.05
+
+
+def test_world_poses_are_within_the_views_error_plus_the_root_triangulation_error(
+    model, checkpoint, test_set, views_folder, calibration, tmp_path
+):
+    result = _run(checkpoint, views_folder, tmp_path / "poses.json", "--calibration", calibration)
+    assert result["coordinate_frame"] == "world"
+    lifted = np.array([row["status"] == "ok" for row in result["frames"]])
+    assert lifted.all()
+    world = torch.tensor(_poses(result))
+    truth = test_set.points_3d.double()
+    world_mpjpe = (world - truth).norm(dim=-1).mean().item()
+    camera_mpjpe = evaluate_model(model, prepare(test_set, with_targets=False), test_set.skeleton)["mpjpe_mm"]
+    root_error = (world[:, BODY.root] - truth[:, BODY.root]).norm(dim=-1).mean().item()
+    assert root_error < 30  # mm: triangulated from a dozen noisy views
+    assert world_mpjpe <= camera_mpjpe + root_error + 5.0
+
+
+def test_world_poses_and_spread_match_a_plain_loop_over_views(model, checkpoint, test_set, views_folder, calibration, tmp_path):
+    result = _run(checkpoint, views_folder, tmp_path / "poses.json", "--calibration", calibration)
+    tensors = prepare(test_set, with_targets=False)
+    for f, row in enumerate(result["frames"]):
+        views = torch.nonzero(tensors.usable[f]).squeeze(1).tolist()
+        world = []
+        for c in views:
+            with torch.no_grad():
+                camera_frame = model(tensors.relative_2d[f, c][None], tensors.visible[f, c][None])[0].double()
+            world.append(tensors.R[f, c].double().T @ camera_frame.T)  # Rᵀ X, one view at a time
+        world = torch.stack(world).transpose(-1, -2)  # (V, J, 3)
+        average = world.mean(0)
+        spread = (world - average).norm(dim=-1).mean(0)
+        pose = torch.tensor(row["pose"], dtype=torch.float64)
+        assert row["views"] == len(views)
+        assert torch.allclose(pose - pose[BODY.root], average, atol=0.02)
+        assert torch.allclose(torch.tensor(row["uncertainty_mm"], dtype=torch.float64), spread, atol=0.02)
+
+
+def test_dataset_file_gives_the_same_world_poses_as_its_view_folders(checkpoint, test_set, views_folder, calibration, tmp_path):
+    test_set.save(tmp_path / "test.npz")
+    from_file = _run(checkpoint, tmp_path / "test.npz", tmp_path / "a.json")
+    from_folders = _run(checkpoint, views_folder, tmp_path / "b.json", "--calibration", calibration)
+    assert [row["frame"] for row in from_file["frames"]] == test_set.frame_ids.tolist()
+    assert np.allclose(_poses(from_file), _poses(from_folders), atol=0.02, equal_nan=True)
+
+
+def test_body25_input_lifts_as_the_same_detections_in_coco18(checkpoint, test_set, tmp_path):
+    keypoints, confidence = test_set.keypoints_2d[:, 0], test_set.confidence[:, 0]
+    coco = _single_view_folder(tmp_path / "coco", keypoints, confidence, "COCO")
+    body25 = _single_view_folder(tmp_path / "body25", keypoints, confidence, "BODY_25")
+    options = ("--focal", 1400, "--image-size", *IMAGE_SIZE)
+    from_coco = _run(checkpoint, coco, tmp_path / "coco.json", *options)
+    from_body25 = _run(checkpoint, body25, tmp_path / "body25.json", *options)
+    assert [row["status"] for row in from_coco["frames"]] == [row["status"] for row in from_body25["frames"]]
+    assert np.array_equal(_poses(from_coco), _poses(from_body25), equal_nan=True)
+
+
+def test_frames_that_cannot_be_lifted_get_a_status_and_every_person_a_row(checkpoint, test_set, tmp_path):
+    keypoints, confidence = test_set.keypoints_2d[:4, 0].clone(), test_set.confidence[:4, 0].clone()
+    confidence[0] = 1.0
+    confidence[1, BODY.root] = 0  # root missing
+    confidence[2, 4:] = 0  # four joints left
+    folder = _single_view_folder(tmp_path / "view", keypoints[:3], confidence[:3])
+    write_openpose(folder / "view_000000000003_keypoints.json", keypoints[[0, 0]], confidence[[0, 0]])  # two people
+    write_openpose(folder / "view_000000000004_keypoints.json", keypoints[:0], confidence[:0])  # nobody
+    result = _run(checkpoint, folder, tmp_path / "poses.json", "--focal", 1400, "--image-size", *IMAGE_SIZE)
+    rows = [(row["frame"], row["person"], row["status"]) for row in result["frames"]]
+    assert rows == [(0, 0, "ok"), (1, 0, "root_missing"), (2, 0, "too_few_joints"), (3, 0, "ok"), (3, 1, "ok"),
+                    (4, 0, "no_person")]  # fmt: skip
+    assert result["summary"]["by_status"] == {"ok": 3, "no_person": 1, "root_missing": 1, "too_few_joints": 1,
+                                              "too_few_views": 0}  # fmt: skip
+    poses = _poses(result)
+    assert np.array_equal(poses[0], poses[3]) and np.array_equal(poses[3], poses[4])
+
+
+def test_a_malformed_file_in_a_folder_is_reported_skipped_and_counted(checkpoint, test_set, tmp_path, capsys):
+    folder = _single_view_folder(tmp_path / "view", test_set.keypoints_2d[:4, 0], test_set.confidence[:4, 0])
+    broken = folder / "view_000000000002_keypoints.json"
+    broken.write_text('{"people": [{"pose_keypoints_2d": [1, 2')
+    result = _run(checkpoint, folder, tmp_path / "poses.json", "--focal", 1400, "--image-size", *IMAGE_SIZE)
+    assert [row["frame"] for row in result["frames"]] == [0, 1, 3]
+    assert result["summary"]["skipped_files"] == 1
+    assert result["skipped_files"][0]["file"] == str(broken)
+    assert "malformed JSON" in result["skipped_files"][0]["error"]
+    assert broken.name in capsys.readouterr().err
+
+
+def _foreign_checkpoint(path: Path, joints: int) -> Path:
+    """A well-formed checkpoint of a network lifting ``joints`` joints."""
+    stats = NormalisationStats(torch.zeros(joints, 2), torch.ones(joints, 2), torch.zeros(joints, 3), torch.ones(joints, 3))
+    network = LiftingNetwork(ModelConfig(num_joints=joints, hidden=8), stats)
+    torch.save({"format": "weakpose-lite checkpoint", "version": CHECKPOINT_VERSION, "config": asdict(TrainConfig()),
+                "model_config": asdict(network.config), "best_model": network.state_dict()}, path)  # fmt: skip
+    return path
+
+
+def _bad_cases(tmp: Path, checkpoint: Path, dataset_file: Path, calibration: Path, folder: Path) -> dict:
+    """Each bad input: (arguments, the file the error must name, what the error must say was expected)."""
+    not_openpose = tmp / "detections.json"
+    not_openpose.write_text('{"bodies": []}')
+    corrupted = tmp / "corrupted.pt"
+    corrupted.write_bytes(checkpoint.read_bytes()[: 2000])
+    hands = _foreign_checkpoint(tmp / "hands.pt", 60)
+    other = _foreign_checkpoint(tmp / "other.pt", 25)
+    layout = BAD_INPUTS / "openpose_19_keypoints_keypoints.json"
+    pinhole = ("--focal", "1400", "--image-size", "1920", "1080")
+    return {
+        "not_openpose": ((checkpoint, not_openpose, *pinhole), not_openpose.name, "people is missing"),
+        "unknown_layout": ((checkpoint, layout, *pinhole), layout.name, "unknown layout: expected 54 numbers"),
+        "skeleton_mismatch": ((hands, dataset_file), dataset_file.name, "hands.pt lifts 60 (body_hands)"),
+        "unknown_skeleton": ((other, dataset_file), other.name, "expected a skeleton of 18 (body), 60 (body_hands)"),
+        "corrupted_checkpoint": ((corrupted, dataset_file), corrupted.name, "not a readable weakpose-lite checkpoint"),
+        "no_intrinsics": ((checkpoint, folder), folder.name, "--focal F and --image-size W H"),
+        "focal_without_size": ((checkpoint, folder, "--focal", "1400"), folder.name, "--focal without --image-size"),
+        "unknown_view": ((checkpoint, folder, "--calibration", calibration, "--view", "99_99"), calibration.name,
+                         "has no hd camera '99_99'"),
+        "view_not_chosen": ((checkpoint, folder, "--calibration", calibration), calibration.name, "choose the one"),
+        "unknown_input": ((checkpoint, tmp / "poses.csv"), "poses.csv", "no such file or folder"),
+        "all_files_broken": ((checkpoint, tmp / "broken", *pinhole), "broken", "none of its 1 JSON files"),
+    }  # fmt: skip
+
+
+BAD_CASES = ("not_openpose", "unknown_layout", "skeleton_mismatch", "unknown_skeleton", "corrupted_checkpoint",
+             "no_intrinsics", "focal_without_size", "unknown_view", "view_not_chosen", "unknown_input",
+             "all_files_broken")  # fmt: skip
+
+
+@pytest.mark.parametrize("case", BAD_CASES)
+def test_bad_input_is_a_clear_error_and_writes_nothing(case, checkpoint, test_set, calibration, tmp_path, capsys):
+    test_set.save(tmp_path / "test.npz")
+    folder = _single_view_folder(tmp_path / "view", test_set.keypoints_2d[:2, 0], test_set.confidence[:2, 0])
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "a_keypoints.json").write_text("[]")
+    arguments, named, expected = _bad_cases(tmp_path, checkpoint, tmp_path / "test.npz", calibration, folder)[case]
+    output = tmp_path / "out" / "poses.json"
+    assert lift.main([*map(str, arguments), "-o", str(output)]) == 1
+    error = capsys.readouterr().err
+    assert named in error and expected in error
+    assert not output.parent.exists() or not any(output.parent.iterdir())
+
+
+def test_output_of_an_unknown_extension_is_refused_before_any_work(checkpoint, test_set, tmp_path, capsys):
+    test_set.save(tmp_path / "test.npz")
+    assert lift.main([str(checkpoint), str(tmp_path / "test.npz"), "-o", str(tmp_path / "poses.txt")]) == 1
+    assert "must end in .json or .npz" in capsys.readouterr().err
+    assert not (tmp_path / "poses.txt").exists()
+
+
+def test_a_failure_while_writing_leaves_no_partial_output(checkpoint, test_set, tmp_path, monkeypatch):
+    test_set.save(tmp_path / "test.npz")
+
+    def fail_midway(handle, **arrays):
+        handle.write(b"PK\x03\x04 partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(lift.np, "savez_compressed", fail_midway)
+    output = tmp_path / "out" / "poses.npz"
+    assert lift.main([str(checkpoint), str(tmp_path / "test.npz"), "-o", str(output)]) == 1
+    assert list(output.parent.iterdir()) == []
+
+
+def test_output_schema_in_json_and_npz(checkpoint, test_set, views_folder, calibration, tmp_path):
+    result = _run(checkpoint, views_folder, tmp_path / "poses.json", "--calibration", calibration)
+    header_keys = {"format", "version", "units", "coordinate_frame", "skeleton", "joint_names", "root_joint",
+                   "checkpoint", "input", "statuses", "skipped_files", "summary"}  # fmt: skip
+    assert set(result) == header_keys | {"frames"}
+    assert (result["format"], result["version"], result["units"]) == ("weakpose-lite poses", 1, "mm")
+    assert result["joint_names"] == list(COCO18) and result["root_joint"] == "neck"
+    assert result["statuses"] == list(inference.STATUSES)
+    assert set(result["frames"][0]) == {"frame", "person", "source", "status", "views", "pose", "uncertainty_mm"}
+    assert np.array(result["frames"][0]["pose"]).shape == (18, 3)
+    assert lift.main([str(checkpoint), str(views_folder), "-o", str(tmp_path / "poses.npz"), "--calibration",
+                      str(calibration)]) == 0  # fmt: skip
+    with np.load(tmp_path / "poses.npz", allow_pickle=False) as archive:
+        header = json.loads(str(archive["header"]))
+        assert set(header) == header_keys
+        assert archive["poses"].shape == (TEST_FRAMES, 18, 3) and archive["uncertainty_mm"].shape == (TEST_FRAMES, 18)
+        assert archive["status"].tolist() == [row["status"] for row in result["frames"]]
+        assert np.allclose(archive["poses"], _poses(result), atol=0.01)
+
+
+def test_plot_writes_a_png_and_a_small_html(checkpoint, test_set, tmp_path):
+    test_set.save(tmp_path / "test.npz")
+    _run(checkpoint, tmp_path / "test.npz", tmp_path / "poses.json", "--plot", "--plot-frames", 2)
+    assert (tmp_path / "poses.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    html = (tmp_path / "poses.html").read_text()
+    assert "cdn.plot.ly" in html and len(html) < 100_000
+
+
+def test_fuse_views_matches_a_float64_loop():
+    generator = torch.Generator().manual_seed(0)
+    predicted = torch.randn(3, 4, 5, 3, generator=generator, dtype=torch.float64)
+    R = torch.linalg.qr(torch.randn(3, 4, 3, 3, generator=generator, dtype=torch.float64))[0]
+    usable = torch.tensor([[True, True, False, True], [True, False, False, False], [False] * 4])
+    average, spread = inference.fuse_views(predicted, R, usable)
+    for f in range(2):
+        world = [R[f, c].T @ predicted[f, c].T for c in range(4) if usable[f, c]]
+        expected = sum(world) / len(world)
+        assert torch.allclose(average[f], expected.T)
+        assert torch.allclose(spread[f], sum((w - expected).norm(dim=0) for w in world) / len(world))
+    assert torch.isnan(spread[2]).all()
+
+
+def test_pinhole_intrinsics_put_the_principal_point_at_the_centre():
+    K = inference.pinhole_intrinsics(1000.0, 640, 480, torch.float64)
+    assert torch.equal(K, torch.tensor([[1000.0, 0, 320], [0, 1000, 240], [0, 0, 1]], dtype=torch.float64))
+    with pytest.raises(ValueError, match="must be positive"):
+        inference.pinhole_intrinsics(0.0, 640, 480)
+
+
+def test_frame_numbers_come_from_names_or_their_order():
+    assert lift.frame_numbers(["a_000000000150_keypoints.json", "a_000000000151_keypoints.json"]) == [150, 151]
+    assert lift.frame_numbers(["img7.json", "img9.json"]) == [7, 9]
+    assert lift.frame_numbers(["front.json", "img9.json"]) == [0, 1]
+    assert lift.frame_numbers(["a1.json", "b1.json"]) == [0, 1]
