@@ -72,7 +72,8 @@ def calibration(test_set, names, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def views_folder(test_set, names, tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("views")
-    write_openpose_views(root, names, test_set.frame_ids, test_set.keypoints_2d, test_set.confidence, test_set.view_mask)
+    detections = (test_set.keypoints_2d, test_set.confidence, test_set.view_mask)
+    write_openpose_views(root, names, test_set.frame_ids, *detections)
     return root
 
 
@@ -94,7 +95,8 @@ def _run(checkpoint, source, output, *options) -> dict:
 def _poses(result: dict) -> np.ndarray:
     """Rows' poses (N, J, 3), NaN for rows without one."""
     joints = len(result["joint_names"])
-    return np.array([row["pose"] if row["pose"] is not None else np.full((joints, 3), np.nan) for row in result["frames"]])
+    missing = np.full((joints, 3), np.nan)
+    return np.array([missing if row["pose"] is None else row["pose"] for row in result["frames"]])
 
 
 def _network(model, normalised: np.ndarray, visible: np.ndarray) -> np.ndarray:
@@ -165,7 +167,9 @@ def test_world_poses_are_within_the_views_error_plus_the_root_triangulation_erro
     assert world_mpjpe <= camera_mpjpe + root_error + 5.0
 
 
-def test_world_poses_and_spread_match_a_plain_loop_over_views(model, checkpoint, test_set, views_folder, calibration, tmp_path):
+def test_world_poses_and_spread_match_a_plain_loop_over_views(
+    model, checkpoint, test_set, views_folder, calibration, tmp_path
+):
     result = _run(checkpoint, views_folder, tmp_path / "poses.json", "--calibration", calibration)
     tensors = prepare(test_set, with_targets=False)
     for f, row in enumerate(result["frames"]):
@@ -184,7 +188,9 @@ def test_world_poses_and_spread_match_a_plain_loop_over_views(model, checkpoint,
         assert torch.allclose(torch.tensor(row["uncertainty_mm"], dtype=torch.float64), spread, atol=0.02)
 
 
-def test_dataset_file_gives_the_same_world_poses_as_its_view_folders(checkpoint, test_set, views_folder, calibration, tmp_path):
+def test_dataset_file_gives_the_same_world_poses_as_its_view_folders(
+    checkpoint, test_set, views_folder, calibration, tmp_path
+):
     test_set.save(tmp_path / "test.npz")
     from_file = _run(checkpoint, tmp_path / "test.npz", tmp_path / "a.json")
     from_folders = _run(checkpoint, views_folder, tmp_path / "b.json", "--calibration", calibration)
@@ -235,7 +241,8 @@ def test_a_malformed_file_in_a_folder_is_reported_skipped_and_counted(checkpoint
 
 def _foreign_checkpoint(path: Path, joints: int) -> Path:
     """A well-formed checkpoint of a network lifting ``joints`` joints."""
-    stats = NormalisationStats(torch.zeros(joints, 2), torch.ones(joints, 2), torch.zeros(joints, 3), torch.ones(joints, 3))
+    zeros, ones = torch.zeros(joints, 3), torch.ones(joints, 3)
+    stats = NormalisationStats(zeros[:, :2], ones[:, :2], zeros, ones)
     network = LiftingNetwork(ModelConfig(num_joints=joints, hidden=8), stats)
     torch.save({"format": "weakpose-lite checkpoint", "version": CHECKPOINT_VERSION, "config": asdict(TrainConfig()),
                 "model_config": asdict(network.config), "best_model": network.state_dict()}, path)  # fmt: skip

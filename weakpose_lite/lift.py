@@ -124,7 +124,8 @@ class LiftResult:
         counts = {name: int((self.status == code).sum()) for code, name in enumerate(inference.STATUSES)}
         return {
             "rows": len(self.status), "by_status": counts, "skipped_files": len(self.skipped_files),
-            "seconds": round(self.seconds, 3), "frames_per_second": round(len(self.status) / max(self.seconds, 1e-9), 1),
+            "seconds": round(self.seconds, 3),
+            "frames_per_second": round(len(self.status) / max(self.seconds, 1e-9), 1),
             "network_poses_per_second": round(self.network_poses / max(self.network_seconds, 1e-9), 1),
         }  # fmt: skip
 
@@ -135,14 +136,17 @@ def load_lifting_model(path: str | Path) -> tuple[LiftingNetwork, Skeleton, int]
     try:
         model, train_config = load_model(path)
     except (KeyError, TypeError, RuntimeError) as error:
-        raise ValueError(f"{path}: weakpose-lite checkpoint whose network does not load ({type(error).__name__}: {error})") from error
+        raise ValueError(
+            f"{path}: a weakpose-lite checkpoint whose network does not load ({type(error).__name__}: {error})"
+        ) from error
     joints = model.config.num_joints
     skeleton = next((s for s in SKELETONS.values() if s.num_joints == joints), None)
     if skeleton is None:
         expected = ", ".join(f"{s.num_joints} ({s.name})" for s in SKELETONS.values())
         raise ValueError(f"{path}: the network lifts {joints} joints; expected a skeleton of {expected}")
     if model.config.root != skeleton.root:
-        raise ValueError(f"{path}: model_config.root must be {skeleton.root} ({skeleton.joints[skeleton.root]}), got {model.config.root}")
+        root = f"{skeleton.root} ({skeleton.joints[skeleton.root]})"
+        raise ValueError(f"{path}: model_config.root must be {root}, got {model.config.root}")
     return model, skeleton, train_config.min_visible_joints
 
 
@@ -271,11 +275,14 @@ def _chosen_view(calibration: Calibration, config: LiftConfig) -> int:
         if len(calibration.names) == 1:
             return 0
         raise ValueError(
-            f"{config.calibration}: has {len(calibration.names)} {config.camera_type} cameras; choose the one that filmed "
-            f"{config.input} with --view (one of {', '.join(calibration.names)}), or give per-view folders"
+            f"{config.calibration}: has {len(calibration.names)} {config.camera_type} cameras; choose the one that "
+            f"filmed {config.input} with --view (one of {', '.join(calibration.names)}), or give per-view folders"
         )
     if config.view not in calibration.names:
-        raise ValueError(f"{config.calibration}: has no {config.camera_type} camera {config.view!r}; it has {', '.join(calibration.names)}")
+        raise ValueError(
+            f"{config.calibration}: has no {config.camera_type} camera {config.view!r}; "
+            f"it has {', '.join(calibration.names)}"
+        )
     return calibration.names.index(config.view)
 
 
@@ -465,7 +472,8 @@ def _plot_html(path: Path, result: LiftResult, rows: list[int]) -> None:
     for i, row in enumerate(rows):
         pose = _upright(result.poses[row]).numpy()
         # one trace per pose: bones as segments separated by None, so plotly does not join them
-        segments = [[*pose[[parent, child], axis], None] for parent, child in result.skeleton.bones for axis in range(3)]
+        bones = result.skeleton.bones
+        segments = [[*pose[[parent, child], axis], None] for parent, child in bones for axis in range(3)]
         x, y, z = ([value for segment in segments[axis::3] for value in segment] for axis in range(3))
         figure.add_trace(go.Scatter3d(x=x, y=y, z=z, mode="lines+markers", name=_row_title(result, row)), 1, i + 1)
     figure.update_scenes(aspectmode="data", xaxis_title="x (mm)", yaxis_title="z (mm)", zaxis_title="−y (mm)")
@@ -497,7 +505,9 @@ def parse_arguments(argv: list[str] | None = None) -> LiftConfig:
     parser.add_argument("--camera-type", default="hd", help="camera type in the calibration and folder names")
     parser.add_argument("--focal", type=float, help="focal length in pixels (single view without calibration)")
     parser.add_argument("--image-size", type=float, nargs=2, metavar=("W", "H"), help="image size in pixels")
-    parser.add_argument("--min-visible-joints", type=int, help="fewer detected joints: not lifted (default: training's)")
+    parser.add_argument(
+        "--min-visible-joints", type=int, help="fewer detected joints: not lifted (default: the training's)"
+    )
     parser.add_argument("--batch-size", type=int, default=8192, help="poses per network call")
     parser.add_argument("--plot", action="store_true", help="also write a PNG and an HTML of a few frames")
     parser.add_argument("--plot-frames", type=int, default=4, help="how many frames to plot")

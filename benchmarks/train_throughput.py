@@ -1,0 +1,202 @@
+"""Training throughput of the weak step, against a Martinez-style DataLoader loop, and against the machine's matmul.
+
+Prints, measured in one run on the same data and the same model:
+- view-samples per second of one weakly-supervised training step (forward, L_M + L_R, backward, Adam) with the
+  kit's tensor-resident batches, at the paper's batch (8 frames × 16 views) and at a large batch;
+- the same for a baseline written the way peer projects do it: a ``torch.utils.data.Dataset`` of single frames, a
+  ``DataLoader`` that collates them, and a Python loop over views for the loss;
+- the machine's measured fp32 matmul GFLOP/s (2048² by default) and the fraction of it each step reaches, counting
+  6 FLOPs per weight per sample (2 forward, 4 backward) for the network's linear layers.
+
+    python benchmarks/train_throughput.py [--json] [--hidden 1024] [--steps 30]
+    python benchmarks/train_throughput.py --panoptic-epoch     # time a 220k-frame × 31-view epoch (use a GPU)
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from weakpose_lite.cameras import rotate_to_world
+from weakpose_lite.data.synthetic import SyntheticConfig, make_synthetic_splits
+from weakpose_lite.losses import average_pose, multiview_consistency_loss, reproject_average_pose, reprojection_loss
+from weakpose_lite.train import TrainConfig, ViewTensors, batch_terms, build_model, gather_batch, prepare, resolve_device
+from weakpose_lite.train import sample_views
+
+
+def matmul_gflops(size: int, device: torch.device, repeats: int = 10) -> float:
+    """fp32 GFLOP/s of a size² matmul on ``device``, best of ``repeats``."""
+    a, b = torch.randn(size, size, device=device), torch.randn(size, size, device=device)
+    best = float("inf")
+    for _ in range(repeats + 1):
+        _synchronise(device)
+        started = time.perf_counter()
+        a @ b
+        _synchronise(device)
+        best = min(best, time.perf_counter() - started)
+    return 2 * size**3 / best / 1e9
+
+
+def _synchronise(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def flops_per_sample(model: torch.nn.Module) -> int:
+    """Training FLOPs per sample of the linear layers: 6 per weight (multiply-add forward, twice that backward)."""
+    return 6 * sum(m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Linear))
+
+
+def time_kit_steps(model, tensors: ViewTensors, config: TrainConfig, frames_per_batch: int, steps: int) -> float:
+    """View-samples per second of the kit's weak step at ``frames_per_batch`` × ``config.views_per_frame``."""
+    optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    generator = torch.Generator(device=tensors.frames.device).manual_seed(0)
+    device = tensors.frames.device
+
+    def step() -> int:
+        frames = tensors.frames[torch.randint(len(tensors.frames), (frames_per_batch,), generator=generator, device=device)]
+        views, view_mask = sample_views(tensors.usable[frames], config.views_per_frame, generator)
+        loss = batch_terms(model, gather_batch(tensors, frames, views, view_mask), config, "perspective")["loss"]
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        return int(view_mask.sum())
+
+    return _samples_per_second(step, steps, device)
+
+
+def _samples_per_second(step, steps: int, device: torch.device) -> float:
+    for _ in range(3):
+        step()
+    _synchronise(device)
+    started, samples = time.perf_counter(), 0
+    for _ in range(steps):
+        samples += step()
+    _synchronise(device)
+    return samples / (time.perf_counter() - started)
+
+
+class SingleFrameDataset(Dataset):
+    """The baseline's data: one multi-view frame per item, views drawn in ``__getitem__`` (the peer-project way)."""
+
+    def __init__(self, tensors: ViewTensors, views_per_frame: int):
+        self.tensors, self.views_per_frame = tensors, views_per_frame
+
+    def __len__(self) -> int:
+        return len(self.tensors.frames)
+
+    def __getitem__(self, index: int) -> dict:
+        frame = int(self.tensors.frames[index])
+        usable = torch.nonzero(self.tensors.usable[frame]).squeeze(1)
+        views = usable[torch.randperm(len(usable))[: self.views_per_frame]]
+        t = self.tensors
+        return {
+            "relative_2d": t.relative_2d[frame, views], "visible": t.visible[frame, views], "pixels": t.pixels[frame, views],
+            "K": t.K[frame, views], "R": t.R[frame, views], "t": t.t[frame, views], "root_world": t.root_world[frame],
+            "root_depth": t.root_depth[frame, views],
+        }  # fmt: skip
+
+
+def time_dataloader_baseline(model, tensors: ViewTensors, config: TrainConfig, frames_per_batch: int, steps: int) -> float:
+    """View-samples per second of a DataLoader loop with a per-view Python loss loop, same model and losses."""
+    optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    loader = iter(DataLoader(SingleFrameDataset(tensors, config.views_per_frame), batch_size=frames_per_batch, shuffle=True))
+
+    def step() -> int:
+        batch = next(loader)
+        B, V, J, _ = batch["relative_2d"].shape
+        predicted = model(batch["relative_2d"].reshape(B * V, J, 2), batch["visible"].reshape(B * V, J)).reshape(B, V, J, 3)
+        view_mask = torch.ones(B, V, dtype=torch.bool)
+        world = rotate_to_world(predicted, batch["R"])
+        average = average_pose(world, view_mask)
+        loss = 0
+        for view in range(V):  # the per-view loss loop of peer projects
+            one = slice(view, view + 1)
+            multiview = multiview_consistency_loss(world[:, one], average, view_mask[:, one])
+            reprojected = reproject_average_pose(average, batch["root_world"], batch["K"][:, one], batch["R"][:, one], batch["t"][:, one])
+            scale = batch["root_depth"][:, one] / batch["K"][:, one, 0, 0]
+            reprojection = reprojection_loss(reprojected, batch["pixels"][:, one], batch["visible"][:, one], scale)
+            loss = loss + (config.lam * multiview + (1 - config.lam) * reprojection) / V
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        return B * V
+
+    return _samples_per_second(step, steps, torch.device("cpu"))
+
+
+def panoptic_epoch_seconds(model, tensors: ViewTensors, config: TrainConfig, frames: int = 220_553, views: int = 31) -> float:
+    """Seconds for one Panoptic-sized epoch (Table 1: 220k frames × 31 views), from the measured step rate."""
+    rate = time_kit_steps(model, tensors, config, config.frames_per_batch, steps=50)
+    return frames * views / rate
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Run the measurements and print them (or JSON)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--hidden", type=int, default=1024)
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--large-batch-frames", type=int, default=64)
+    parser.add_argument("--matmul-size", type=int, default=2048)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--panoptic-epoch", action="store_true", help="also time a Panoptic-sized epoch")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    arguments = parser.parse_args(argv)
+    device = resolve_device(arguments.device)
+    torch.manual_seed(0)
+    config = TrainConfig(hidden=arguments.hidden, device=str(device))
+    dataset = make_synthetic_splits(SyntheticConfig.tiny())["train"]
+    tensors = prepare(dataset, with_targets=False)
+    tensors = ViewTensors(**{k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in tensors.__dict__.items()})
+    model = build_model(config, tensors, dataset.skeleton.num_joints, dataset.skeleton.root).to(device)
+    figures = {
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "hidden": arguments.hidden,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "matmul_gflops": matmul_gflops(arguments.matmul_size, device),
+        "flops_per_sample": flops_per_sample(model),
+    }
+    paper_batch = config.frames_per_batch
+    figures["kit_samples_per_s_paper_batch"] = time_kit_steps(model, tensors, config, paper_batch, arguments.steps)
+    figures["kit_samples_per_s_large_batch"] = time_kit_steps(model, tensors, config, arguments.large_batch_frames, arguments.steps)
+    if device.type == "cpu":
+        cpu_tensors = tensors
+        figures["dataloader_samples_per_s_paper_batch"] = time_dataloader_baseline(model, cpu_tensors, config, paper_batch, arguments.steps)
+        figures["speedup_over_dataloader"] = figures["kit_samples_per_s_paper_batch"] / figures["dataloader_samples_per_s_paper_batch"]
+    for name in ("paper_batch", "large_batch"):
+        achieved = figures[f"kit_samples_per_s_{name}"] * figures["flops_per_sample"] / 1e9
+        figures[f"gflops_{name}"] = achieved
+        figures[f"fraction_of_matmul_{name}"] = achieved / figures["matmul_gflops"]
+    if arguments.panoptic_epoch:
+        figures["panoptic_epoch_seconds"] = panoptic_epoch_seconds(model, tensors, config)
+    if arguments.json:
+        print(json.dumps(figures, indent=1))
+    else:
+        _print_table(figures, paper_batch, arguments.large_batch_frames, config.views_per_frame)
+    return figures
+
+
+def _print_table(figures: dict, paper_frames: int, large_frames: int, views: int) -> None:
+    print(f"device {figures['device']}, {figures['threads']} threads, hidden {figures['hidden']}, "
+          f"{figures['parameters']:,} parameters, {figures['flops_per_sample'] / 1e6:.1f} MFLOP per training sample")
+    print(f"fp32 matmul: {figures['matmul_gflops']:.0f} GFLOP/s")
+    print(f"weak step, batch {paper_frames}x{views}: {figures['kit_samples_per_s_paper_batch']:,.0f} samples/s, "
+          f"{figures['gflops_paper_batch']:.0f} GFLOP/s = {100 * figures['fraction_of_matmul_paper_batch']:.0f}% of matmul")
+    print(f"weak step, batch {large_frames}x{views}: {figures['kit_samples_per_s_large_batch']:,.0f} samples/s, "
+          f"{figures['gflops_large_batch']:.0f} GFLOP/s = {100 * figures['fraction_of_matmul_large_batch']:.0f}% of matmul")
+    if "dataloader_samples_per_s_paper_batch" in figures:
+        print(f"DataLoader + per-view loop baseline, batch {paper_frames}x{views}: "
+              f"{figures['dataloader_samples_per_s_paper_batch']:,.0f} samples/s; kit is "
+              f"{figures['speedup_over_dataloader']:.1f}x faster")
+    if "panoptic_epoch_seconds" in figures:
+        print(f"Panoptic-sized epoch (220,553 frames x 31 views): {figures['panoptic_epoch_seconds'] / 60:.1f} min")
+
+
+if __name__ == "__main__":
+    main()
