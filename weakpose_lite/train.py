@@ -7,10 +7,16 @@
   ``lam = 1`` is L_M alone (it drifts), ``lam = 0`` is L_R alone. This path never reads 3D groundtruth: ``train``
   hands it ``dataset.without_groundtruth()``, and its statistics come from 2D (``NormalisationStats.from_2d``).
 
-Units of the weak terms (the paper does not state them): L_M is in millimetres. L_R is, by default, in
-*millimetres at the subject*: each view's pixel residual times Z_root / f, the size in mm of a 1 px error at the
-root's depth; the two terms then weigh a millimetre of error alike, and λ keeps the meaning the paper gives it.
-``reprojection_units="pixels"`` compares raw pixels instead (about 2 mm per px in Panoptic's dome).
+Units of the weak terms (the paper does not state them; WEAK_TRAINING_FACTS-style probes show λ means nothing
+without them). ``loss_units`` chooses:
+- ``"normalised"`` (default): both terms in the network's normalised units (§3.4.1): L_M divides world-frame
+  residuals by the output scale σ_X, L_R divides normalised-image residuals (pixels / f) by the input scale σ_x;
+  σ_X = σ_x × the median root depth (both from 2D, ``NormalisationStats.from_2d``), so a unit of either term is the
+  same size at the subject. Most residuals then sit in Huber's quadratic zone (δ = 1), where each term's pull
+  shrinks with its error; in millimetres nearly every residual is in the linear zone, where L_M's constant pull
+  towards agreement shrinks the poses (the drift of §3.1) faster than (1 − λ) · L_R can hold them.
+- ``"mm"``: L_M in mm, L_R in mm at the subject (pixel residual × Z_root / f).
+- ``"pixels"``: L_M in mm, L_R in raw pixels (about 2 mm per px in Panoptic's dome).
 
 All the training data lives as tensors on the device; a batch is gathered by index (frames, then views sampled
 among those present), with no per-sample Python. Seeded runs are deterministic on the CPU, also across a resume.
@@ -37,6 +43,7 @@ from weakpose_lite.skeleton import Skeleton, to_relative
 from weakpose_lite.triangulation import triangulate
 
 CHECKPOINT_VERSION = 1
+LOSS_UNITS = ("normalised", "mm", "pixels")
 
 
 @dataclass(frozen=True)
@@ -45,7 +52,7 @@ class TrainConfig:
 
     mode: str = "weak"  # "strong" or "weak"
     lam: float = 0.8  # λ of Eq. 3 (weak only)
-    reprojection_units: str = "mm"  # "mm" (pixels × Z_root / f) or "pixels"
+    loss_units: str = "normalised"  # "normalised" (§3.4.1), "mm" or "pixels": see the module docstring
     projection: str = "perspective"  # after the warm-up
     warmup_fraction: float = 0.2  # share of the steps that use the scaled-orthographic projection (weak only)
     detach_average: bool = False  # stop the gradient through W̄ (the paper leaves it open)
@@ -69,8 +76,8 @@ class TrainConfig:
     def __post_init__(self):
         if self.mode not in ("strong", "weak"):
             raise ValueError(f"mode must be 'strong' or 'weak', got {self.mode!r}")
-        if self.reprojection_units not in ("mm", "pixels"):
-            raise ValueError(f"reprojection_units must be 'mm' or 'pixels', got {self.reprojection_units!r}")
+        if self.loss_units not in LOSS_UNITS:
+            raise ValueError(f"loss_units must be one of {LOSS_UNITS}, got {self.loss_units!r}")
         if self.selection not in ("auto", "validation_mpjpe", "validation_loss"):
             raise ValueError(f"selection must be auto, validation_mpjpe or validation_loss, got {self.selection!r}")
         if not 0 <= self.lam <= 1:
@@ -200,21 +207,31 @@ def predict_batch(model: LiftingNetwork, batch: Batch) -> Tensor:
 
 
 def weak_terms(
-    predicted: Tensor, batch: Batch, config: TrainConfig, projection: str
+    predicted: Tensor, batch: Batch, config: TrainConfig, projection: str, stats: NormalisationStats
 ) -> dict[str, Tensor]:
-    """Predictions (B, V, J, 3) -> {"multiview": L_M, "reprojection": L_R, "loss": Eq. 3}."""
+    """Predictions (B, V, J, 3) -> {"multiview": L_M, "reprojection": L_R, "loss": Eq. 3}, in ``config.loss_units``."""
     world = rotate_to_world(predicted, batch.R)  # Eq. 5
     average = losses.average_pose(world, batch.view_mask)  # Eq. 6
     target = average.detach() if config.detach_average else average
-    multiview = losses.multiview_consistency_loss(world, target, batch.view_mask, config.huber_delta)
+    multiview_scale, reprojection_scale = _loss_scales(batch, config.loss_units, stats)
+    multiview = losses.multiview_consistency_loss(
+        world / multiview_scale, target / multiview_scale, batch.view_mask, config.huber_delta
+    )
     reprojected = losses.reproject_average_pose(average, batch.root_world, batch.K, batch.R, batch.t, projection)
-    scale = None
-    if config.reprojection_units == "mm":
-        focal = batch.K[..., 0, 0] * 0.5 + batch.K[..., 1, 1] * 0.5
-        scale = batch.root_depth / focal
     visible = batch.visible & batch.view_mask.unsqueeze(-1)
-    reprojection = losses.reprojection_loss(reprojected, batch.pixels, visible, scale, config.huber_delta)
+    reprojection = losses.reprojection_loss(reprojected, batch.pixels, visible, reprojection_scale, config.huber_delta)
     return {"multiview": multiview, "reprojection": reprojection, "loss": losses.weak_loss(multiview, reprojection, config.lam)}
+
+
+def _loss_scales(batch: Batch, units: str, stats: NormalisationStats) -> tuple[Tensor | float, Tensor | None]:
+    """What L_M's residuals are divided by, and what L_R's pixel residuals (B, V) are multiplied by."""
+    focal = (batch.K[..., 0, 0] + batch.K[..., 1, 1]) / 2  # (B, V)
+    if units == "pixels":
+        return 1.0, None
+    if units == "mm":
+        return 1.0, batch.root_depth / focal
+    input_scale = stats.std_2d.square().mean().sqrt()
+    return stats.std_3d.mean(), 1 / (focal * input_scale)
 
 
 def strong_terms(predicted: Tensor, batch: Batch, config: TrainConfig) -> dict[str, Tensor]:
@@ -228,7 +245,7 @@ def batch_terms(model: LiftingNetwork, batch: Batch, config: TrainConfig, projec
     predicted = predict_batch(model, batch)
     if config.mode == "strong":
         return strong_terms(predicted, batch, config)
-    return weak_terms(predicted, batch, config, projection)
+    return weak_terms(predicted, batch, config, projection, model.stats)
 
 
 def build_model(config: TrainConfig, tensors: ViewTensors, num_joints: int, root: int) -> LiftingNetwork:
