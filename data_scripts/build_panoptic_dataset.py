@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Build weakpose-lite datasets (one ``panoptic_<split>.npz`` per split) from downloaded CMU Panoptic sequences.
+"""Build weakpose-lite datasets (one ``<split>.npz`` per split) from downloaded CMU Panoptic sequences.
 
 Thin over ``weakpose_lite.data.build``: whole sequences go to train / validation / test (from ``--split-file`` or
 about 80/10/10), 3D groundtruth in COCO-18 (plus hands when every sequence has them), 2D from OpenPose output in
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"skeleton: {choose_skeleton([arguments.root / name for name in sequences], config)}")
     for split, names in plan.items():
         described = ", ".join(f"{name} ({detections_source(arguments.root / name)})" for name in names) or "none"
-        print(f"{split}: {described} -> {arguments.out / f'panoptic_{split}.npz'}")
+        print(f"{split}: {described} -> {arguments.out / f'{split}.npz'}")
     if arguments.dry_run:
         return 0
     for split, path in build_datasets(arguments.root, arguments.out, sequences, arguments.split_file, config).items():

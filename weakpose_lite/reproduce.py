@@ -16,6 +16,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from weakpose_lite.data.dataset import MultiViewDataset
+from weakpose_lite.data.panoptic import read_calibration
+from weakpose_lite.data.synthetic import SyntheticConfig, load_or_make_synthetic
 from weakpose_lite.files import write_text_atomic
 from weakpose_lite.results import results_record, table_2, table_3, write_results
 from weakpose_lite.train import TrainConfig, evaluate_model, prepare, train
@@ -27,6 +29,7 @@ class ReproduceConfig:
 
     dataset: str | None = None  # folder with train/validation/test.npz; None: the synthetic default
     synthetic_size: str = "default"  # "tiny" (CI), "default", or "panoptic_sized"
+    rig_calibration: str | None = None  # a Panoptic calibration JSON whose HD cameras replace the synthetic dome
     skeleton: str = "body"
     output: str = "results/reproduce"
     epochs: int = 6
@@ -42,11 +45,11 @@ def load_splits(config: ReproduceConfig) -> dict[str, MultiViewDataset]:
     if config.dataset is not None:
         folder = Path(config.dataset)
         return {split: MultiViewDataset.load(folder / f"{split}.npz") for split in ("train", "validation", "test")}
-    from weakpose_lite.data.synthetic import SyntheticConfig, load_or_make_synthetic
 
     preset = getattr(SyntheticConfig, config.synthetic_size)() if config.synthetic_size != "default" else SyntheticConfig()
     preset = replace(preset, skeleton=config.skeleton, seed=config.seed)
-    return load_or_make_synthetic(preset, Path(config.output).parent / "data")
+    rig = None if config.rig_calibration is None else read_calibration(config.rig_calibration).cameras
+    return load_or_make_synthetic(preset, Path(config.output).parent / "data", rig)
 
 
 def run_model(name: str, train_config: TrainConfig, splits: dict, output: Path) -> dict:

@@ -235,7 +235,7 @@ def build_datasets(
     split_file: str | Path | None = None,
     config: BuildConfig = BuildConfig(),
 ) -> dict[str, Path]:
-    """Build and save ``<out>/panoptic_<split>.npz`` for every non-empty split; returns split -> written path."""
+    """Build and save ``<out>/<split>.npz`` for every non-empty split; returns split -> written path."""
     root, out = Path(root), Path(out)
     check_not_empty(len(sequences), root.name, "sequence asked for")
     plan = split_plan(sequences, split_file, config)
@@ -243,7 +243,7 @@ def build_datasets(
     written = {}
     for split, names in plan.items():
         if names:
-            path = out / f"panoptic_{split}.npz"
+            path = out / f"{split}.npz"
             build_split([root / name for name in names], skeleton, split, config).save(path)
             written[split] = path
     return written
