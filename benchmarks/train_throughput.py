@@ -25,8 +25,8 @@ from torch.utils.data import DataLoader, Dataset
 from weakpose_lite.cameras import rotate_to_world
 from weakpose_lite.data.synthetic import SyntheticConfig, make_synthetic_splits
 from weakpose_lite.losses import average_pose, multiview_consistency_loss, reproject_average_pose, reprojection_loss
-from weakpose_lite.train import TrainConfig, ViewTensors, batch_terms, build_model, gather_batch, prepare, resolve_device
-from weakpose_lite.train import sample_views
+from weakpose_lite.train import Batch, TrainConfig, ViewTensors, batch_terms, build_model, gather_batch, loss_scales
+from weakpose_lite.train import prepare, resolve_device, sample_views
 
 
 def matmul_gflops(size: int, device: torch.device, repeats: int = 10) -> float:
@@ -108,19 +108,20 @@ def time_dataloader_baseline(model, tensors: ViewTensors, config: TrainConfig, f
     loader = iter(DataLoader(SingleFrameDataset(tensors, config.views_per_frame), batch_size=frames_per_batch, shuffle=True))
 
     def step() -> int:
-        batch = next(loader)
-        B, V, J, _ = batch["relative_2d"].shape
-        predicted = model(batch["relative_2d"].reshape(B * V, J, 2), batch["visible"].reshape(B * V, J)).reshape(B, V, J, 3)
+        batch = Batch(**next(loader), view_mask=None, targets=None, target_valid=None)
+        B, V, J, _ = batch.relative_2d.shape
+        predicted = model(batch.relative_2d.reshape(B * V, J, 2), batch.visible.reshape(B * V, J)).reshape(B, V, J, 3)
         view_mask = torch.ones(B, V, dtype=torch.bool)
-        world = rotate_to_world(predicted, batch["R"])
+        world = rotate_to_world(predicted, batch.R)
         average = average_pose(world, view_mask)
+        multiview_scale, reprojection_scale = loss_scales(batch, config.loss_units, model.stats)
         loss = 0
         for view in range(V):  # the per-view loss loop of peer projects
             one = slice(view, view + 1)
-            multiview = multiview_consistency_loss(world[:, one], average, view_mask[:, one])
-            reprojected = reproject_average_pose(average, batch["root_world"], batch["K"][:, one], batch["R"][:, one], batch["t"][:, one])
-            scale = batch["root_depth"][:, one] / batch["K"][:, one, 0, 0]
-            reprojection = reprojection_loss(reprojected, batch["pixels"][:, one], batch["visible"][:, one], scale)
+            multiview = multiview_consistency_loss(world[:, one] / multiview_scale, average / multiview_scale, view_mask[:, one])
+            reprojected = reproject_average_pose(average, batch.root_world, batch.K[:, one], batch.R[:, one], batch.t[:, one])
+            scale = None if reprojection_scale is None else reprojection_scale[:, one]
+            reprojection = reprojection_loss(reprojected, batch.pixels[:, one], batch.visible[:, one], scale)
             loss = loss + (config.lam * multiview + (1 - config.lam) * reprojection) / V
         optimiser.zero_grad(set_to_none=True)
         loss.backward()

@@ -43,7 +43,7 @@ from weakpose_lite.skeleton import Skeleton, to_relative
 from weakpose_lite.triangulation import triangulate
 
 CHECKPOINT_VERSION = 1
-LOSS_UNITS = ("normalised", "mm", "pixels")
+LOSS_UNITS = ("normalised", "mm", "pixels", "mixed")
 
 
 @dataclass(frozen=True)
@@ -213,7 +213,7 @@ def weak_terms(
     world = rotate_to_world(predicted, batch.R)  # Eq. 5
     average = losses.average_pose(world, batch.view_mask)  # Eq. 6
     target = average.detach() if config.detach_average else average
-    multiview_scale, reprojection_scale = _loss_scales(batch, config.loss_units, stats)
+    multiview_scale, reprojection_scale = loss_scales(batch, config.loss_units, stats)
     multiview = losses.multiview_consistency_loss(
         world / multiview_scale, target / multiview_scale, batch.view_mask, config.huber_delta
     )
@@ -223,11 +223,14 @@ def weak_terms(
     return {"multiview": multiview, "reprojection": reprojection, "loss": losses.weak_loss(multiview, reprojection, config.lam)}
 
 
-def _loss_scales(batch: Batch, units: str, stats: NormalisationStats) -> tuple[Tensor | float, Tensor | None]:
-    """What L_M's residuals are divided by, and what L_R's pixel residuals (B, V) are multiplied by."""
+def loss_scales(batch: Batch, units: str, stats: NormalisationStats) -> tuple[Tensor | float, Tensor | None]:
+    """A batch (B views of F frames) -> what L_M's residuals are divided by, what L_R's pixel residuals (B, V) are
+    multiplied by (None: raw pixels), in the given ``loss_units``."""
     focal = (batch.K[..., 0, 0] + batch.K[..., 1, 1]) / 2  # (B, V)
     if units == "pixels":
         return 1.0, None
+    if units == "mixed":
+        return stats.std_3d.mean(), None
     if units == "mm":
         return 1.0, batch.root_depth / focal
     input_scale = stats.std_2d.square().mean().sqrt()
