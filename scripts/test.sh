@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
-# The test suite, from nothing: creates .venv if needed, installs the kit, runs pytest (slow tests included).
+# The test suite, from nothing: creates .venv if needed, installs the kit, runs pytest (slow tests included), then
+# executes every notebook (papermill) and checks the committed ones (nbval).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# One thread per process: the suite's tensors are small, and two threads fighting over two busy cores ran 4-20x
+# slower here; it also keeps the notebooks' numbers those they were committed with.
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 bash scripts/setup.sh
 .venv/bin/python -m pytest -q "$@"
+bash scripts/run_notebooks.sh
