@@ -46,8 +46,9 @@ def _number(value: float | None, width: int = 9) -> str:
     return f"{'—':>{width}}" if value is None or math.isnan(value) else f"{value:{width}.2f}"
 
 
-def table_2(strong: dict, weak: dict) -> str:
-    """Mean MPJPE of a strong and a weak results record beside the paper's Table 2 (same skeleton), as text."""
+def table_2(strong: dict, weak: dict, more: dict[str, dict] | None = None) -> str:
+    """Mean MPJPE of a strong and a weak results record beside the paper's Table 2 (same skeleton), as text;
+    ``more`` adds a row per labelled record (its MPJPE over strong's)."""
     skeleton = strong["skeleton"]
     ours_strong, ours_weak = strong["evaluation"]["mpjpe_mm"], weak["evaluation"]["mpjpe_mm"]
     reported = paper.TABLE_2_MPJPE_MM[skeleton]
@@ -55,14 +56,17 @@ def table_2(strong: dict, weak: dict) -> str:
         f"Table 2 ({skeleton}): mean MPJPE, mm        strong      weak   weak/strong",
         f"  paper (Panoptic, reported)          {_number(reported['strong'])} {_number(reported['weak'])}"
         f"   {reported['weak'] / reported['strong']:.3f}",
-        f"  this run                            {_number(ours_strong)} {_number(ours_weak)}"
+        f"  {'this run (weak at λ = ' + str(weak['config']['lam']) + ')':<36}{_number(ours_strong)} {_number(ours_weak)}"
         f"   {ours_weak / ours_strong:.3f}",
         f"  P-MPJPE, this run                   {_number(strong['evaluation']['p_mpjpe_mm'])}"
         f" {_number(weak['evaluation']['p_mpjpe_mm'])}",
         f"  PCK3D@150mm, this run               {_number(100 * strong['evaluation']['pck3d_150mm'])}"
         f" {_number(100 * weak['evaluation']['pck3d_150mm'])}   (%)",
-        f"  {strong['protocol']}",
     ]
+    for label, record in (more or {}).items():
+        mpjpe = record["evaluation"]["mpjpe_mm"]
+        lines.append(f"  {label:<36}{'':>9} {_number(mpjpe)}   {mpjpe / ours_strong:.3f}")
+    lines.append(f"  {strong['protocol']}")
     return "\n".join(lines)
 
 

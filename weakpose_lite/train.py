@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -488,8 +488,3 @@ def load_model(path: str | Path, best: bool = True) -> tuple[LiftingNetwork, Tra
     model = LiftingNetwork(model_config, stats)
     model.load_state_dict(weights)
     return model.eval(), TrainConfig(**checkpoint["config"])
-
-
-def with_overrides(config: TrainConfig, **overrides) -> TrainConfig:
-    """A copy of ``config`` with the given fields replaced (None values are ignored)."""
-    return replace(config, **{k: v for k, v in overrides.items() if v is not None})
