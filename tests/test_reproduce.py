@@ -23,6 +23,8 @@ def test_reproduce_writes_results_summary_and_prints_both_tables(tmp_path, capsy
     assert f"{paper.TABLE_2_MPJPE_MM['body']['strong']:.2f}" in printed  # the paper's figure, beside ours
     assert "paper (Panoptic, reported)" in printed
     assert printed.count("protocol: root-relative") == 2
+    held_out = next((tmp_path / "run" / "held_out").iterdir())
+    assert (held_out / "openpose").is_dir() and list(held_out.glob("calibration_*.json"))
 
 
 def test_command_line_fills_the_config():

@@ -22,7 +22,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from weakpose_lite.data.dataset import MultiViewDataset
-from weakpose_lite.data.panoptic import read_calibration
+from weakpose_lite.data.export import write_sequence
+from weakpose_lite.data.panoptic import calibration_file, read_calibration
 from weakpose_lite.data.synthetic import SyntheticConfig, load_or_make_synthetic
 from weakpose_lite.files import write_text_atomic
 from weakpose_lite.results import results_record, table_2, table_3, write_results
@@ -113,7 +114,17 @@ def reproduce(config: ReproduceConfig) -> dict:
         f"{summary['weak_lambda_0.8_bone_ratio']:.3f}); {summary['seconds']:.0f} s in all; files in {output}/"
     )
     write_text_atomic(output / "summary.json", json.dumps(summary, indent=1))
+    held_out = write_held_out_sequence(splits["test"], output)
+    print(f"a held-out test sequence, as Panoptic + OpenPose files to try `lift` on: {held_out}")
+    print(f"  python -m weakpose_lite.lift {output / 'weak' / 'best.pt'} {held_out / 'openpose'} "
+          f"--calibration {calibration_file(held_out)} -o {output / 'lifted.json'}")
     return summary
+
+
+def write_held_out_sequence(test: MultiViewDataset, output: Path) -> Path:
+    """The first test sequence in the real formats under ``output/held_out/`` (body skeleton only); -> its folder."""
+    sequence = test.sequence_names[int(test.sequence_index[0])]
+    return write_sequence(test, sequence, output / "held_out") if test.skeleton_name == "body" else output
 
 
 def parse_arguments(argv: list[str] | None = None) -> ReproduceConfig:

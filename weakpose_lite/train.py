@@ -411,6 +411,7 @@ class _TrainingState:
         self.best_weights = {k: v.clone() for k, v in model.state_dict().items()}
 
     def finish_epoch(self, record: dict, config: TrainConfig, output: str | Path | None) -> None:
+        """Log the epoch, keep the best weights, and write last.pt / best.pt / history.json under ``output``."""
         self.history.append(record)
         self.epoch = record["epoch"]
         score = record["validation_mpjpe_mm" if config.selection_metric == "validation_mpjpe" else "validation_loss"]
@@ -426,9 +427,11 @@ class _TrainingState:
             write_text_atomic(folder / "history.json", json.dumps(self.history, indent=1))
 
     def should_stop(self, config: TrainConfig) -> bool:
+        """Early stopping: ``config.patience`` epochs without a better selection score."""
         return config.patience is not None and self.epoch - self.best_epoch >= config.patience
 
     def load(self, path: Path, config: TrainConfig) -> None:
+        """Restore everything from ``path`` (written with the same configuration) to continue exactly."""
         checkpoint = load_checkpoint(path)
         if checkpoint["config"] != asdict(config):
             raise ValueError(f"{path}: was written with another configuration; resume with the same one")
