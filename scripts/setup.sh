@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Creates .venv (if missing) and installs the kit with its test extras; safe to run again.
+# Creates .venv (if missing) and installs the kit with its test extras; safe to run again (reinstalls only when
+# pyproject.toml or constraints.txt changed). pip's output goes to .venv/install.log, printed only on failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -8,9 +9,12 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=.venv/.weakpose-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ]; then
-    .venv/bin/python -m pip install --quiet --upgrade pip 2>&1 | grep -v "is ignored" || true
-    .venv/bin/python -m pip install --quiet -c constraints.txt torch 2>&1 | grep -v "is ignored" || true
-    .venv/bin/python -m pip install --quiet -c constraints.txt -e ".[test]" 2>&1 | grep -v "is ignored" || true
+    echo "installing the kit into .venv (about a minute; log in .venv/install.log)"
+    {
+        .venv/bin/python -m pip install --upgrade pip &&
+        .venv/bin/python -m pip install -c constraints.txt torch &&
+        .venv/bin/python -m pip install -c constraints.txt -e ".[test]"
+    } > .venv/install.log 2>&1 || { cat .venv/install.log; echo "install failed (log above)"; exit 1; }
     .venv/bin/python -c "import torch, weakpose_lite; print('installed torch', torch.__version__)"
     touch "$stamp"
 fi
