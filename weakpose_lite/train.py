@@ -17,6 +17,15 @@ without them). ``loss_units`` chooses:
   towards agreement shrinks the poses (the drift of §3.1) faster than (1 − λ) · L_R can hold them.
 - ``"mm"``: L_M in mm, L_R in mm at the subject (pixel residual × Z_root / f).
 - ``"pixels"``: L_M in mm, L_R in raw pixels (about 2 mm per px in Panoptic's dome).
+- ``"mixed"``: L_M normalised, L_R in raw pixels (L_R then sits in Huber's linear zone and dominates).
+
+Measured on the default synthetic set (hidden 256, dropout 0.25, batches of 8 × 16, test MPJPE in mm with the
+bone-length ratio in brackets; one seed, so differences of a few mm are noise). After 2,000 steps: strong 105.9
+(0.95); normalised λ = 0.3, 0.4, 0.5, 0.8: 114.5 (0.97), 112.9 (0.94), 115.6 (0.91), 181.1 (0.67); λ = 0.8 with
+dropout 0: 148.1 (0.78); mm λ = 0.8: 266.6 (0.69); mixed λ = 0.8, 0.9, 0.95: 165.7 (1.09), 148.9 (1.07), 133.1 (1.04).
+After 5,000 steps: strong 98.4 (0.94); normalised λ = 0.5, 0.6, 0.8: 109.3 (0.88), 118.7 (0.84), 163.1 (0.71). The
+shrinkage at λ = 0.8 fits a simple balance: with relative disagreement r between views, the poses settle about
+λr / ((1 − λ) + λr) too small, so it fades as the views come to agree and is four times milder at λ = 0.5.
 
 All the training data lives as tensors on the device; a batch is gathered by index (frames, then views sampled
 among those present), with no per-sample Python. Seeded runs are deterministic on the CPU, also across a resume.
