@@ -10,7 +10,15 @@ from hypothesis import strategies as st
 from weakpose_lite import metrics
 from weakpose_lite.skeleton import BODY, bone_lengths
 
-torch.set_default_dtype(torch.float64)
+
+
+@pytest.fixture(autouse=True)
+def _float64_by_default():
+    """These tests compare against float64 references; restore the default so other files are untouched."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(previous)
 
 
 def _random_rotation(generator: torch.Generator) -> torch.Tensor:
