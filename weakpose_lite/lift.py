@@ -58,7 +58,7 @@ from tqdm.auto import tqdm
 from weakpose_lite import inference
 from weakpose_lite.cameras import Camera
 from weakpose_lite.data.dataset import MultiViewDataset
-from weakpose_lite.data.openpose import People, read_openpose, view_folder, view_frames
+from weakpose_lite.data.openpose import People, most_confident_views, read_openpose, view_folder, view_frames
 from weakpose_lite.data.panoptic import Calibration, read_calibration
 from weakpose_lite.files import atomic_path, write_text_atomic
 from weakpose_lite.model import LiftingNetwork
@@ -334,23 +334,16 @@ def _single_view(
 
 
 def _view_folders(root: Path, calibration: Calibration, skeleton: Skeleton, camera_type: str) -> Detections:
-    """Per-view folders -> one row per frame number, the most confident person of each view (as
-    ``openpose.read_openpose_views``, which stops at the first unreadable file where this skips it)."""
+    """Per-view folders -> one row per frame number, the most confident person of each view; unlike
+    ``openpose.read_openpose_views`` an unreadable file is reported and skipped, not fatal."""
     views = [view_frames(view_folder(root, name, camera_type)) for name in calibration.names]
     frames = sorted(set().union(*views))
     if not frames:
         raise ValueError(f"{root}: its view folders hold no *_keypoints.json files")
     read, skipped = _read_files([path for files in views for path in files.values()], skeleton, root)
-    people = dict(read)
-    keypoints = torch.zeros(len(frames), len(views), skeleton.num_joints, 2)
-    confidence = torch.zeros(len(frames), len(views), skeleton.num_joints)
-    view_mask = torch.zeros(len(frames), len(views), dtype=torch.bool)
-    for f, frame in enumerate(frames):
-        for c, files in enumerate(views):
-            found = people.get(files.get(frame))
-            if found is not None and len(found.confidence):
-                best = found.confidence.sum(-1).argmax()
-                keypoints[f, c], confidence[f, c], view_mask[f, c] = found.keypoints[best], found.confidence[best], True
+    by_path = dict(read)
+    people = [{frame: by_path[path] for frame, path in files.items() if path in by_path} for files in views]
+    keypoints, confidence, view_mask = most_confident_views(people, frames, skeleton.num_joints)
     frame_ids = torch.tensor(frames, dtype=torch.long)
     dataset = _detections_dataset(keypoints, confidence, view_mask, calibration.cameras, frame_ids, skeleton, root.name)
     return Detections(dataset, "world", torch.zeros(len(frames), dtype=torch.long), (root.name,) * len(frames), skipped)

@@ -201,16 +201,9 @@ def read_openpose_views(
     frames = frame_ids.tolist() if frame_ids is not None else sorted(set().union(*views))
     check_not_empty(len(frames), root.name, "OpenPose *_keypoints.json files")
     joints = len(BODY_HANDS.joints) if hands else len(COCO18)
-    keypoints = torch.zeros(len(frames), len(views), joints, 2, dtype=dtype)
-    confidence = torch.zeros(len(frames), len(views), joints, dtype=dtype)
-    view_mask = torch.zeros(len(frames), len(views), dtype=torch.bool)
-    for f, frame in enumerate(frames):
-        for c, files in enumerate(views):
-            people = read_openpose(files[frame], hands, dtype) if frame in files else None
-            if people is not None and len(people.confidence):
-                best = people.confidence.sum(-1).argmax()
-                keypoints[f, c], confidence[f, c] = people.keypoints[best], people.confidence[best]
-                view_mask[f, c] = True
+    wanted = set(frames)
+    people = [{frame: read_openpose(path, hands, dtype) for frame, path in files.items() if frame in wanted} for files in views]
+    keypoints, confidence, view_mask = most_confident_views(people, frames, joints, dtype)
     frame_tensor = torch.tensor(frames, dtype=torch.long)
     if strict:
         check_views_per_frame(view_mask.sum(1).numpy(), frame_tensor.numpy(), root.name, min_views)
@@ -224,3 +217,20 @@ def read_openpose_views(
     return MultiViewDetections(
         keypoints[keep], confidence[keep], view_mask[keep], frame_tensor[keep], dropped_frame_ids=frame_tensor[~keep]
     )
+
+
+def most_confident_views(
+    people: list[dict[int, People]], frames: list[int], joints: int, dtype: torch.dtype = torch.float32
+) -> tuple[Tensor, Tensor, Tensor]:
+    """People read per view {frame: People} (C), frames (F) -> keypoints (F, C, J, 2), confidence (F, C, J),
+    view_mask (F, C): in each image the most confident person (largest summed confidence); none is an absent view."""
+    keypoints = torch.zeros(len(frames), len(people), joints, 2, dtype=dtype)
+    confidence = torch.zeros(len(frames), len(people), joints, dtype=dtype)
+    view_mask = torch.zeros(len(frames), len(people), dtype=torch.bool)
+    for f, frame in enumerate(frames):
+        for c, view in enumerate(people):
+            found = view.get(frame)
+            if found is not None and len(found.confidence):
+                best = found.confidence.sum(-1).argmax()
+                keypoints[f, c], confidence[f, c], view_mask[f, c] = found.keypoints[best], found.confidence[best], True
+    return keypoints, confidence, view_mask
