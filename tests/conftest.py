@@ -90,3 +90,12 @@ def generator() -> torch.Generator:
 def dtype(request) -> torch.dtype:
     """Run a test once in float32 (the kit's default) and once in float64."""
     return request.param
+
+
+@pytest.fixture
+def float64_default():
+    """Make float64 the default dtype for one test, then restore it so other tests are untouched."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(previous)

@@ -9,14 +9,7 @@ from weakpose_lite import losses
 from weakpose_lite.cameras import look_at_rotation, rotate_to_camera, rotate_to_world, world_to_camera
 
 
-
-@pytest.fixture(autouse=True)
-def _float64_by_default():
-    """These tests compare against float64 references; restore the default so other files are untouched."""
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(previous)
+pytestmark = pytest.mark.usefixtures("float64_default")  # compared against float64 references
 
 
 def _huber_reference(distance: float, delta: float) -> float:

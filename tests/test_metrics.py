@@ -11,14 +11,7 @@ from weakpose_lite import metrics
 from weakpose_lite.skeleton import BODY, bone_lengths
 
 
-
-@pytest.fixture(autouse=True)
-def _float64_by_default():
-    """These tests compare against float64 references; restore the default so other files are untouched."""
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(previous)
+pytestmark = pytest.mark.usefixtures("float64_default")  # compared against float64 references
 
 
 def _random_rotation(generator: torch.Generator) -> torch.Tensor:
