@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.autograd.functional import jacobian
 
+from weakpose_lite import cameras as cameras_module
 from weakpose_lite.cameras import (
     Camera,
     camera_to_world,
@@ -179,6 +180,20 @@ def test_undistort_matches_cv2_undistort_points(all_hd_cameras):
         K, dist = all_hd_cameras.K[c], all_hd_cameras.dist[c]
         ours = undistort(pixels_to_normalised(pixels, K), dist)
         torch.testing.assert_close(ours, cv2_undistort(pixels, K, dist), rtol=0, atol=1e-12)
+
+
+def test_undistort_in_blocks_equals_one_batch_and_broadcasts_the_same(hd_cameras, monkeypatch):
+    dist = hd_cameras.dist[:3]  # (3, 5)
+    distorted = (torch.rand(7, 1, 5, 2, generator=torch.Generator().manual_seed(0), dtype=dist.dtype) - 0.5)
+    distorted.requires_grad_(True)
+    one_batch = undistort(distorted, dist)  # (7, 3, 5, 2): the detections broadcast against the three lenses
+    (gradient_one_batch,) = torch.autograd.grad(one_batch.square().sum(), distorted)
+    monkeypatch.setattr(cameras_module, "POINTS_PER_BLOCK", 10)  # blocks of 2 rows of 5 joints
+    blocks = undistort(distorted, dist)
+    (gradient_blocks,) = torch.autograd.grad(blocks.square().sum(), distorted)
+    assert blocks.shape == one_batch.shape == (7, 3, 5, 2)
+    torch.testing.assert_close(blocks, one_batch, rtol=0, atol=1e-15)
+    torch.testing.assert_close(gradient_blocks, gradient_one_batch, rtol=0, atol=1e-12)
 
 
 def test_undistort_round_trips_distort_over_the_whole_image(all_hd_cameras):

@@ -31,3 +31,14 @@ def test_command_line_fills_the_config():
     config = parse_arguments(["--epochs", "3", "--max-frames-per-epoch", "100", "--dataset", "somewhere"])
     assert (config.epochs, config.max_frames_per_epoch, config.dataset) == (3, 100, "somewhere")
     assert parse_arguments([]) == ReproduceConfig()
+    config = parse_arguments(["--max-frames-per-epoch", "none", "--dataset", "None"])
+    assert (config.max_frames_per_epoch, config.dataset) == (None, None)
+
+
+def test_at_the_papers_lambda_the_weak_model_is_trained_once(tmp_path, capsys):
+    config = ReproduceConfig(synthetic_size="tiny", output=str(tmp_path / "run"), epochs=1, lm_only_epochs=1, hidden=32,
+                             max_frames_per_epoch=64, lam=0.8, device="cpu")  # fmt: skip
+    summary = reproduce(config)
+    assert not (tmp_path / "run" / "weak_lambda_0.8").exists()
+    assert summary["weak_lambda_0.8_mpjpe_mm"] == summary["weak_mpjpe_mm"]
+    assert "weak at the paper's" not in capsys.readouterr().out

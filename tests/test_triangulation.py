@@ -12,6 +12,7 @@ import scipy.optimize
 import torch
 
 from weakpose_lite.cameras import Camera, look_at_rotation, project
+from weakpose_lite import triangulation
 from weakpose_lite.triangulation import Triangulation, triangulate, triangulate_linear
 
 VIEWS = 31
@@ -296,6 +297,26 @@ def test_per_frame_cameras_give_the_same_points_as_shared_cameras():
     shared = triangulate(keypoints, *all_seen(keypoints), cameras)
     framed = triangulate(keypoints, *all_seen(keypoints), per_frame)
     torch.testing.assert_close(framed.points, shared.points)
+
+
+@pytest.mark.parametrize("per_frame", [False, True])
+def test_blocks_of_frames_give_the_points_of_one_batch(monkeypatch, per_frame):
+    cameras = dome_cameras()
+    truth = body_points(7, 5)
+    keypoints = add_noise(observe(truth, cameras), sigma_px=2.0)
+    confidence, view_mask = all_seen(keypoints)
+    view_mask[2, :29] = False  # a frame with two views left
+    if per_frame:
+        cameras = Camera(*(p.expand(7, *p.shape) for p in (cameras.K, cameras.R, cameras.t, cameras.dist)))
+    whole = {method: method(keypoints, confidence, view_mask, cameras) for method in (triangulate_linear, triangulate)}
+    monkeypatch.setattr(triangulation, "DETECTIONS_PER_BLOCK", 2 * VIEWS * 5)  # blocks of 2 frames: 2, 2, 2, 1
+    for method, one_batch in whole.items():
+        blocks = method(keypoints, confidence, view_mask, cameras)
+        assert torch.equal(blocks.valid, one_batch.valid)
+        # each block stops refining when its own points move less than the 0.05 mm tolerance
+        torch.testing.assert_close(blocks.points, one_batch.points, rtol=0, atol=0.1)
+        torch.testing.assert_close(blocks.reprojection_error_px, one_batch.reprojection_error_px, rtol=0, atol=0.1)
+    assert error_mm(whole[triangulate].points, truth).median() < 3  # the blocks solve a real problem, 2 px noise
 
 
 def test_shapes_that_do_not_fit_raise_errors_naming_the_argument():

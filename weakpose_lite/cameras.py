@@ -24,7 +24,10 @@ import torch
 from torch import Tensor
 
 PROJECTIONS = ("perspective", "scaled_orthographic")
-
+# Newton's iterations on more points than this run block by block: on the 14 M detections of the default training set
+# the whole batch took 7.8 s here and blocks of 65k points 1.3-1.8 s, as every temporary of the huge batch is fresh
+# memory the CPU must fault in.
+POINTS_PER_BLOCK = 1 << 16
 
 @dataclass(frozen=True)
 class Camera:
@@ -162,7 +165,21 @@ def undistort(distorted: Tensor, dist: Tensor, iterations: int = 5) -> Tensor:
     the worst error after 1, 2, 3, 4 steps is 3.8 px, 3e-3 px, 2e-9 px, 1e-12 px (float64 round-off), so the default
     is the 4 steps needed plus one spare. A fixed count keeps the function batched and differentiable; it is only
     valid where the lens model is invertible (Panoptic's: radius < 1.35; the image corners are at 0.83).
+    Large inputs are solved in blocks of about ``POINTS_PER_BLOCK`` points (the same numbers, several times faster).
     """
+    rows = torch.broadcast_shapes(distorted.shape[:-2], dist.shape[:-1])
+    joints = distorted.shape[-2]
+    if rows.numel() * joints <= POINTS_PER_BLOCK:
+        return _undistort_newton(distorted, dist, iterations)
+    flat = distorted.expand(*rows, joints, 2).reshape(-1, joints, 2)
+    flat_dist = dist.expand(*rows, dist.shape[-1]).reshape(-1, dist.shape[-1])
+    block = max(1, POINTS_PER_BLOCK // joints)
+    parts = [_undistort_newton(*pair, iterations) for pair in zip(flat.split(block), flat_dist.split(block))]
+    return torch.cat(parts).reshape(*rows, joints, 2)
+
+
+def _undistort_newton(distorted: Tensor, dist: Tensor, iterations: int) -> Tensor:
+    """``undistort`` in one batch: (..., J, 2), (..., 5) -> (..., J, 2)."""
     target_u, target_v = distorted.unbind(-1)
     u, v = target_u, target_v
     for _ in range(iterations):
