@@ -26,7 +26,10 @@ from weakpose_lite.cameras import Camera, look_at_rotation, pixels_to_normalised
 from weakpose_lite.data.panoptic import read_calibration
 from weakpose_lite.triangulation import triangulate, triangulate_linear
 
-CALIBRATION = Path("/work/shared/data/real/panoptic_mmpose/160906_band1/calibration_160906_band1.json")
+# ../shared beside the repository, where the real Panoptic samples are staged (absent: a synthetic dome is used)
+CALIBRATION = (
+    Path(__file__).resolve().parents[2] / "shared/data/real/panoptic_mmpose/160906_band1/calibration_160906_band1.json"
+)
 IMAGE_SIZE = (1920, 1080)
 JOINTS_PER_FRAME = 20
 
@@ -153,7 +156,8 @@ def print_table(figures: dict) -> None:
         print(figures["aniposelib"])
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict:
+    """Run the measurements and print them (a table, or one line of JSON with ``--json``); returns the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--joints", type=int, default=20_000)
     parser.add_argument("--noise-px", type=float, default=2.0)
@@ -162,12 +166,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--calibration", type=Path, default=CALIBRATION)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON instead of a table")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     figures = run(args)
     if args.json:
-        print(json.dumps(figures, indent=2))
+        print(json.dumps(figures))
     else:
         print_table(figures)
+    return figures
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
 """Prints the speed and accuracy of ``cameras.undistort`` against OpenCV's ``undistortPoints`` on 100k points.
 
-Usage: python benchmarks/undistort.py [--points 100000] [--repeats 5] [--threads N]
+Usage: python benchmarks/undistort.py [--points 100000] [--repeats 5] [--threads N] [--json]
 The lens is Panoptic HD camera 00_00 of the 160906 calibration; the points fill its 1920x1080 image.
 """
 
 import argparse
+import json
 import time
 
 import cv2
@@ -40,14 +41,9 @@ def best_time(function, repeats: int) -> float:
     return min(times)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--points", type=int, default=100_000)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
-    args = parser.parse_args()
+def run(args: argparse.Namespace) -> dict:
+    """Time every method on the same points; the figures as a dict (points/s and worst error in pixels)."""
     torch.set_num_threads(args.threads)
-
     generator = torch.Generator().manual_seed(0)
     pixels = torch.rand(args.points, 2, generator=generator, dtype=torch.float64) * torch.tensor(RESOLUTION)
     K, dist = torch.tensor(K_00_00, dtype=torch.float64), torch.tensor(DIST_00_00, dtype=torch.float64)
@@ -58,24 +54,52 @@ def main() -> None:
         return float((normalised_to_pixels(torch.as_tensor(estimate).double(), K) - normalised_to_pixels(truth, K))
                      .abs().max())  # fmt: skip
 
-    print(f"{args.points} points over the {RESOLUTION[0]}x{RESOLUTION[1]} image, {args.threads} thread(s), "
-          f"best of {args.repeats}; residual of the reference: "
-          f"{float((distort(truth, dist) - normalised).abs().max()):.1e}")  # fmt: skip
-    print(f"{'method':46s} {'points/s':>12s} {'max error px':>13s}")
+    figures = {
+        "points": args.points, "threads": args.threads, "repeats": args.repeats,
+        "reference_residual": float((distort(truth, dist) - normalised).abs().max()), "methods": {},
+    }  # fmt: skip
     for dtype in (torch.float32, torch.float64):
         x, d = normalised.to(dtype), dist.to(dtype)
         for iterations in (3, 4, 5):
             seconds = best_time(lambda: undistort(x, d, iterations=iterations), args.repeats)
-            name = f"weakpose undistort {str(dtype)[6:]}, {iterations} steps"
-            print(f"{name:46s} {args.points / seconds:12.3g} {pixel_error(undistort(x, d, iterations)):13.1e}")
+            figures["methods"][f"weakpose undistort {str(dtype)[6:]}, {iterations} steps"] = {
+                "points_per_s": args.points / seconds, "max_error_px": pixel_error(undistort(x, d, iterations)),
+            }  # fmt: skip
     K_np, dist_np = K.numpy(), dist.numpy()
     for dtype in (np.float32, np.float64):
         p = pixels.numpy().astype(dtype)
         for label, criteria in (("default (5 steps)", None), ("100 steps or 1e-16", TIGHT)):
             seconds = best_time(lambda: opencv_undistort(p, K_np, dist_np, criteria), args.repeats)
-            name = f"cv2.undistortPoints {dtype.__name__}, {label}"
-            result = opencv_undistort(p, K_np, dist_np, criteria)
-            print(f"{name:46s} {args.points / seconds:12.3g} {pixel_error(result):13.1e}")
+            figures["methods"][f"cv2.undistortPoints {dtype.__name__}, {label}"] = {
+                "points_per_s": args.points / seconds,
+                "max_error_px": pixel_error(opencv_undistort(p, K_np, dist_np, criteria)),
+            }
+    return figures
+
+
+def print_table(figures: dict) -> None:
+    """The figures as a plain-text table."""
+    print(f"{figures['points']} points over the {RESOLUTION[0]}x{RESOLUTION[1]} image, {figures['threads']} thread(s), "
+          f"best of {figures['repeats']}; residual of the reference: {figures['reference_residual']:.1e}")
+    print(f"{'method':46s} {'points/s':>12s} {'max error px':>13s}")
+    for name, row in figures["methods"].items():
+        print(f"{name:46s} {row['points_per_s']:12.3g} {row['max_error_px']:13.1e}")
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Run the measurements and print them (a table, or one line of JSON with ``--json``); returns the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--points", type=int, default=100_000)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--json", action="store_true", help="print the figures as one line of JSON")
+    args = parser.parse_args(argv)
+    figures = run(args)
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        print_table(figures)
+    return figures
 
 
 if __name__ == "__main__":

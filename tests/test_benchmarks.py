@@ -1,6 +1,7 @@
 """The benchmark scripts run and report every figure they promise (their speeds are printed, never asserted)."""
 
 import importlib.util
+import json
 from pathlib import Path
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -13,10 +14,31 @@ def _load(name: str):
     return module
 
 
+def _last_line_json(printed: str) -> dict:
+    return json.loads(printed.strip().splitlines()[-1])
+
+
 def test_train_throughput_reports_kit_baseline_and_matmul_figures(capsys):
     figures = _load("train_throughput").main(["--hidden", "32", "--steps", "2", "--matmul-size", "64", "--json"])
     for key in ("matmul_gflops", "kit_samples_per_s_paper_batch", "kit_samples_per_s_large_batch",
-                "dataloader_samples_per_s_paper_batch", "speedup_over_dataloader", "fraction_of_matmul_paper_batch"):
+                "dataloader_samples_per_s_paper_batch", "speedup_vs_dataloader", "fraction_of_matmul_peak",
+                "fraction_of_matmul_peak_large_batch"):
         assert figures[key] > 0, key
     assert figures["flops_per_sample"] == 6 * (36 * 32 + 4 * 32 * 32 + 32 * 54)
-    assert '"speedup_over_dataloader"' in capsys.readouterr().out
+    assert _last_line_json(capsys.readouterr().out) == figures
+
+
+def test_triangulation_benchmark_reports_speed_and_error_of_each_method(capsys):
+    figures = _load("triangulation").main(["--joints", "200", "--repeats", "1", "--json"])
+    for name in ("ours linear (a), float32", "ours two-step (b), float64"):
+        row = figures["methods"][name]
+        assert row["joints_per_s"] > 0 and 0 < row["mean_error_mm"] < 10 and row["valid"] == 200, name
+    assert _last_line_json(capsys.readouterr().out) == figures
+
+
+def test_undistort_benchmark_reports_our_error_and_opencvs(capsys):
+    figures = _load("undistort").main(["--points", "1000", "--repeats", "1", "--json"])
+    ours = figures["methods"]["weakpose undistort float64, 5 steps"]
+    assert ours["points_per_s"] > 0 and ours["max_error_px"] < 1e-9
+    assert figures["methods"]["cv2.undistortPoints float64, default (5 steps)"]["max_error_px"] > 0
+    assert _last_line_json(capsys.readouterr().out) == figures
