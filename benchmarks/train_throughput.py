@@ -6,7 +6,9 @@ Prints, measured in one run on the same data and the same model:
 - the same for a baseline written the way peer projects do it: a ``torch.utils.data.Dataset`` of single frames, a
   ``DataLoader`` that collates them, and a Python loop over views for the loss;
 - the machine's measured fp32 matmul GFLOP/s (2048² by default) and the fraction of it each step reaches, counting
-  6 FLOPs per weight per sample (2 forward, 4 backward) for the network's linear layers.
+  6 FLOPs per weight per sample (2 forward, 4 backward) for the network's linear layers;
+- the network's linear layers alone, forward and backward at the paper's batch: the ceiling that any training step
+  built on the same matrix products can reach (at 128 rows a product runs well below the 2048² peak).
 
     python benchmarks/train_throughput.py [--json] [--hidden 1024] [--steps 30]
     python benchmarks/train_throughput.py --panoptic-epoch     # time a 220k-frame × 31-view epoch (use a GPU)
@@ -50,6 +52,25 @@ def _synchronise(device: torch.device) -> None:
 def flops_per_sample(model: torch.nn.Module) -> int:
     """Training FLOPs per sample of the linear layers: 6 per weight (multiply-add forward, twice that backward)."""
     return 6 * sum(m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Linear))
+
+
+def time_linear_layers_alone(model: torch.nn.Module, samples: int, steps: int) -> float:
+    """Samples per second of the network's linear layers alone, forward and backward on ``samples`` inputs.
+
+    The ceiling of any training step built on the same matrix products: no normalisation, dropout, loss or optimiser.
+    """
+    linear = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    device = linear[0].weight.device
+    inputs = torch.randn(samples, linear[0].in_features, device=device)
+
+    def step() -> int:
+        features = inputs
+        for layer in linear:
+            features = layer(features)
+        features.sum().backward()
+        return samples
+
+    return _samples_per_second(step, steps, device)
 
 
 def time_kit_steps(model, tensors: ViewTensors, config: TrainConfig, frames_per_batch: int, steps: int) -> float:
@@ -164,16 +185,23 @@ def main(argv: list[str] | None = None) -> dict:
         "flops_per_sample": flops_per_sample(model),
     }
     paper_batch = config.frames_per_batch
+    figures["linear_layers_alone_samples_per_s_paper_batch"] = time_linear_layers_alone(
+        model, paper_batch * config.views_per_frame, arguments.steps
+    )
     figures["kit_samples_per_s_paper_batch"] = time_kit_steps(model, tensors, config, paper_batch, arguments.steps)
     figures["kit_samples_per_s_large_batch"] = time_kit_steps(model, tensors, config, arguments.large_batch_frames, arguments.steps)
     if device.type == "cpu":
-        cpu_tensors = tensors
-        figures["dataloader_samples_per_s_paper_batch"] = time_dataloader_baseline(model, cpu_tensors, config, paper_batch, arguments.steps)
-        figures["speedup_vs_dataloader"] = figures["kit_samples_per_s_paper_batch"] / figures["dataloader_samples_per_s_paper_batch"]
-    for name, suffix in (("paper_batch", ""), ("large_batch", "_large_batch")):
-        achieved = figures[f"kit_samples_per_s_{name}"] * figures["flops_per_sample"] / 1e9
-        figures[f"gflops_{name}"] = achieved
-        figures[f"fraction_of_matmul_peak{suffix}"] = achieved / figures["matmul_gflops"]
+        baseline = time_dataloader_baseline(model, tensors, config, paper_batch, arguments.steps)
+        figures["dataloader_samples_per_s_paper_batch"] = baseline
+        figures["speedup_vs_dataloader"] = figures["kit_samples_per_s_paper_batch"] / baseline
+    measured = (  # (name, its samples/s, its fraction of the matmul peak)
+        ("paper_batch", "kit_samples_per_s_paper_batch", "fraction_of_matmul_peak"),
+        ("large_batch", "kit_samples_per_s_large_batch", "fraction_of_matmul_peak_large_batch"),
+        ("linear_layers_alone", "linear_layers_alone_samples_per_s_paper_batch", "fraction_of_matmul_peak_linear_layers_alone"),
+    )
+    for name, rate, fraction in measured:
+        figures[f"gflops_{name}"] = figures[rate] * figures["flops_per_sample"] / 1e9
+        figures[fraction] = figures[f"gflops_{name}"] / figures["matmul_gflops"]
     if arguments.panoptic_epoch:
         figures["panoptic_epoch_seconds"] = panoptic_epoch_seconds(model, tensors, config)
     if arguments.json:
@@ -191,6 +219,9 @@ def _print_table(figures: dict, paper_frames: int, large_frames: int, views: int
           f"{figures['gflops_paper_batch']:.0f} GFLOP/s = {100 * figures['fraction_of_matmul_peak']:.0f}% of matmul")
     print(f"weak step, batch {large_frames}x{views}: {figures['kit_samples_per_s_large_batch']:,.0f} samples/s, "
           f"{figures['gflops_large_batch']:.0f} GFLOP/s = {100 * figures['fraction_of_matmul_peak_large_batch']:.0f}% of matmul")
+    print(f"linear layers alone (forward + backward, the ceiling of any step), batch {paper_frames}x{views}: "
+          f"{figures['linear_layers_alone_samples_per_s_paper_batch']:,.0f} samples/s = "
+          f"{100 * figures['fraction_of_matmul_peak_linear_layers_alone']:.0f}% of matmul")
     if "dataloader_samples_per_s_paper_batch" in figures:
         print(f"DataLoader + per-view loop baseline, batch {paper_frames}x{views}: "
               f"{figures['dataloader_samples_per_s_paper_batch']:,.0f} samples/s; kit is "

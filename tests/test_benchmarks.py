@@ -22,7 +22,8 @@ def test_train_throughput_reports_kit_baseline_and_matmul_figures(capsys):
     figures = _load("train_throughput").main(["--hidden", "32", "--steps", "2", "--matmul-size", "64", "--json"])
     for key in ("matmul_gflops", "kit_samples_per_s_paper_batch", "kit_samples_per_s_large_batch",
                 "dataloader_samples_per_s_paper_batch", "speedup_vs_dataloader", "fraction_of_matmul_peak",
-                "fraction_of_matmul_peak_large_batch"):
+                "fraction_of_matmul_peak_large_batch", "linear_layers_alone_samples_per_s_paper_batch",
+                "fraction_of_matmul_peak_linear_layers_alone"):
         assert figures[key] > 0, key
     assert figures["flops_per_sample"] == 6 * (36 * 32 + 4 * 32 * 32 + 32 * 54)
     assert _last_line_json(capsys.readouterr().out) == figures

@@ -467,3 +467,19 @@ def test_camera_to_casts_every_parameter(hd_cameras):
 def test_camera_center_is_minus_r_transpose_t(hd_cameras):
     expected = [-(R.T @ t) for R, t in zip(hd_cameras.R.numpy(), hd_cameras.t.numpy())]
     torch.testing.assert_close(hd_cameras.center, torch.from_numpy(np.stack(expected)))
+
+
+def test_indexing_a_camera_indexes_only_its_batch_dimensions(hd_cameras):
+    grid = Camera(*(p.expand(2, *p.shape) for p in (hd_cameras.K, hd_cameras.R, hd_cameras.t, hd_cameras.dist)))
+    t, K = grid.t, grid.K  # (2, C, 3), (2, C, 3, 3)
+    cases = [  # index, the t and K it must select
+        ((..., 1), t[:, 1], K[:, 1]),
+        ((slice(None), 1), t[:, 1], K[:, 1]),
+        (1, t[1], K[1]),
+        ((0, slice(2, 4)), t[0, 2:4], K[0, 2:4]),
+        (torch.tensor([True, False]), t[:1], K[:1]),
+    ]
+    for index, expected_t, expected_K in cases:
+        camera = grid[index]
+        assert torch.equal(camera.t, expected_t) and torch.equal(camera.K, expected_K), index
+        assert camera.R.shape == camera.K.shape and camera.dist.shape == (*camera.batch_shape, 5)

@@ -29,6 +29,7 @@ PROJECTIONS = ("perspective", "scaled_orthographic")
 # memory the CPU must fault in.
 POINTS_PER_BLOCK = 1 << 16
 
+
 @dataclass(frozen=True)
 class Camera:
     """A pinhole camera with OpenCV distortion; tensors may carry any leading batch shape (...).
@@ -53,8 +54,10 @@ class Camera:
         return self.t.shape[:-1]
 
     def __getitem__(self, index) -> Camera:
-        """Index the leading batch dimensions, like a tensor."""
-        return Camera(self.K[index], self.R[index], self.t[index], self.dist[index])
+        """Index the leading batch dimensions, like a tensor (an Ellipsis, too, stops before each parameter's own)."""
+        batch_index = index if isinstance(index, tuple) else (index,)
+        matrix, vector = (*batch_index, slice(None), slice(None)), (*batch_index, slice(None))
+        return Camera(self.K[matrix], self.R[matrix], self.t[vector], self.dist[vector])
 
     def to(self, *args, **kwargs) -> Camera:
         """Move or cast every parameter, as ``Tensor.to``."""
