@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
+import functools
 import time
 
 import torch
@@ -29,6 +29,8 @@ from weakpose_lite.data.synthetic import SyntheticConfig, make_synthetic_splits
 from weakpose_lite.losses import average_pose, multiview_consistency_loss, reproject_average_pose, reprojection_loss
 from weakpose_lite.train import Batch, TrainConfig, ViewTensors, batch_terms, build_model, gather_batch, loss_scales
 from weakpose_lite.train import prepare, resolve_device, sample_views
+
+from timing import report  # benchmarks/timing.py
 
 
 def matmul_gflops(size: int, device: torch.device, repeats: int = 10) -> float:
@@ -204,11 +206,9 @@ def main(argv: list[str] | None = None) -> dict:
         figures[fraction] = figures[f"gflops_{name}"] / figures["matmul_gflops"]
     if arguments.panoptic_epoch:
         figures["panoptic_epoch_seconds"] = panoptic_epoch_seconds(model, tensors, config)
-    if arguments.json:
-        print(json.dumps(figures))  # one line, the last
-    else:
-        _print_table(figures, paper_batch, arguments.large_batch_frames, config.views_per_frame)
-    return figures
+    table = functools.partial(_print_table, paper_frames=paper_batch, large_frames=arguments.large_batch_frames,
+                              views=config.views_per_frame)
+    return report(figures, arguments.json, table)
 
 
 def _print_table(figures: dict, paper_frames: int, large_frames: int, views: int) -> None:

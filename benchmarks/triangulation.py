@@ -14,9 +14,7 @@ Torch runs single-threaded by default (``--threads``), so figures do not depend 
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import time
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +23,8 @@ import torch
 from weakpose_lite.cameras import Camera, look_at_rotation, pixels_to_normalised, project, undistort
 from weakpose_lite.data.panoptic import read_calibration
 from weakpose_lite.triangulation import triangulate, triangulate_linear
+
+from timing import best_time, report  # benchmarks/timing.py
 
 # ../shared beside the repository, where the real Panoptic samples are staged (absent: a synthetic dome is used)
 CALIBRATION = (
@@ -61,17 +61,6 @@ def make_detections(cameras: Camera, joints: int, noise_px: float, seed: int):
     inside = ((clean >= 0) & (clean <= torch.tensor(IMAGE_SIZE, dtype=torch.float64) - 1)).all(-1)
     view_mask = torch.ones(frames, cameras.t.shape[0], dtype=torch.bool)
     return truth, torch.where(inside[..., None], noisy, 0), inside.to(torch.float64), view_mask
-
-
-def best_time(function, repeats: int):
-    """(seconds of the fastest of ``repeats`` calls after one warm-up call, the last result)."""
-    result = function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = function()
-        times.append(time.perf_counter() - start)
-    return min(times), result
 
 
 def aniposelib_triangulator(cameras: Camera):
@@ -167,12 +156,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--calibration", type=Path, default=CALIBRATION)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON instead of a table")
     args = parser.parse_args(argv)
-    figures = run(args)
-    if args.json:
-        print(json.dumps(figures))
-    else:
-        print_table(figures)
-    return figures
+    return report(run(args), args.json, print_table)
 
 
 if __name__ == "__main__":

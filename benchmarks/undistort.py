@@ -5,14 +5,14 @@ The lens is Panoptic HD camera 00_00 of the 160906 calibration; the points fill 
 """
 
 import argparse
-import json
-import time
 
 import cv2
 import numpy as np
 import torch
 
 from weakpose_lite.cameras import distort, normalised_to_pixels, pixels_to_normalised, undistort
+
+from timing import best_time, report  # benchmarks/timing.py
 
 # Panoptic 160906 calibration, HD camera 00_00 (calibration_160906_band1.json, cameras[479]).
 K_00_00 = [[1634.03, 0.0, 942.792], [0.0, 1629.73, 558.29], [0.0, 0.0, 1.0]]
@@ -29,16 +29,6 @@ def opencv_undistort(pixels: np.ndarray, K: np.ndarray, dist: np.ndarray, criter
     if hasattr(cv2, "undistortPointsIter"):  # OpenCV 4.x
         return cv2.undistortPointsIter(src, K, dist, None, None, criteria)[:, 0]
     return cv2.undistortPoints(src, K, dist, criteria=criteria)[:, 0]
-
-
-def best_time(function, repeats: int) -> float:
-    """Fastest of ``repeats`` runs of ``function()``, in seconds (the least disturbed by other processes)."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -61,7 +51,7 @@ def run(args: argparse.Namespace) -> dict:
     for dtype in (torch.float32, torch.float64):
         x, d = normalised.to(dtype), dist.to(dtype)
         for iterations in (3, 4, 5):
-            seconds = best_time(lambda: undistort(x, d, iterations=iterations), args.repeats)
+            seconds, _ = best_time(lambda: undistort(x, d, iterations=iterations), args.repeats)
             figures["methods"][f"weakpose undistort {str(dtype)[6:]}, {iterations} steps"] = {
                 "points_per_s": args.points / seconds, "max_error_px": pixel_error(undistort(x, d, iterations)),
             }  # fmt: skip
@@ -69,7 +59,7 @@ def run(args: argparse.Namespace) -> dict:
     for dtype in (np.float32, np.float64):
         p = pixels.numpy().astype(dtype)
         for label, criteria in (("default (5 steps)", None), ("100 steps or 1e-16", TIGHT)):
-            seconds = best_time(lambda: opencv_undistort(p, K_np, dist_np, criteria), args.repeats)
+            seconds, _ = best_time(lambda: opencv_undistort(p, K_np, dist_np, criteria), args.repeats)
             figures["methods"][f"cv2.undistortPoints {dtype.__name__}, {label}"] = {
                 "points_per_s": args.points / seconds,
                 "max_error_px": pixel_error(opencv_undistort(p, K_np, dist_np, criteria)),
@@ -94,12 +84,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--json", action="store_true", help="print the figures as one line of JSON")
     args = parser.parse_args(argv)
-    figures = run(args)
-    if args.json:
-        print(json.dumps(figures))
-    else:
-        print_table(figures)
-    return figures
+    return report(run(args), args.json, print_table)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,14 @@ import importlib.util
 import json
 from pathlib import Path
 
+import pytest
+
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.fixture(autouse=True)
+def _benchmarks_on_the_path(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))  # run as scripts, they import benchmarks/timing.py as a neighbour
 
 
 def _load(name: str):
