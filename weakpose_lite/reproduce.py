@@ -90,7 +90,8 @@ def reproduce(config: ReproduceConfig) -> dict:
     strong = run_model("strong", replace(common, mode="strong"), splits, output)
     weak = run_model("weak", replace(common, mode="weak", lam=config.lam), splits, output)
     paper_lam = config.lam == PAPER_LAMBDA
-    weak_paper = weak if paper_lam else run_model("weak_lambda_0.8", replace(common, mode="weak", lam=PAPER_LAMBDA), splits, output)
+    paper_config = replace(common, mode="weak", lam=PAPER_LAMBDA)
+    weak_paper = weak if paper_lam else run_model("weak_lambda_0.8", paper_config, splits, output)
     lm_only = run_model("lm_only", replace(common, mode="weak", lam=1.0, epochs=config.lm_only_epochs), splits, output)
     print(table_2(strong, weak, {} if paper_lam else {"weak at the paper's λ = 0.8": weak_paper}))
     if config.skeleton == "body":

@@ -27,8 +27,9 @@ After 5,000 steps: strong 98.4 (0.94); normalised λ = 0.5, 0.6, 0.8: 109.3 (0.8
 shrinkage at λ = 0.8 fits a simple balance: with relative disagreement r between views, the poses settle about
 λr / ((1 − λ) + λr) too small, so it fades as the views come to agree and is four times milder at λ = 0.5.
 The quick reproduction's λ was chosen on the *validation* split (16 epochs of 4,000 frames, validation MPJPE in mm,
-test in brackets): strong 74.8 (95.1); normalised λ = 0.2, 0.3, 0.4, 0.8: 80.8 (102.4), 78.0 (99.0), 78.7 (100.1),
-122.0 (153.6). Estimating the output mean μ_X from 2D (the mean relative 2D pose × depth) changed λ = 0.8 by 1 mm.
+test in brackets, bone ratio after): strong 74.7 (95.2) 0.94; normalised λ = 0.2, 0.3, 0.4, 0.8: 80.7 (101.7) 0.98,
+78.4 (99.5) 0.94, 78.9 (100.2) 0.92, 121.8 (153.5) 0.74. Estimating the output mean μ_X from 2D (the mean relative
+2D pose × depth) moved λ = 0.4 and 0.8 by 0.3 and 1.2 mm: not kept.
 
 All the training data lives as tensors on the device; a batch is gathered by index (frames, then views sampled
 among those present), with no per-sample Python. Seeded runs are deterministic on the CPU, also across a resume.

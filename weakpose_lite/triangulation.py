@@ -29,9 +29,10 @@ from weakpose_lite.cameras import Camera, perspective_projection, pixels_to_norm
 BEHIND_CAMERA_PX = 1e4
 # Depth (mm) below which a view is treated as seeing the point behind itself: its projection is meaningless there.
 MIN_DEPTH_MM = 1.0
-# Frames are solved in blocks of about this many detections (frames × views × joints). One block of the 25,200-frame
-# training set (14 M detections) at once took 70 s here, in blocks 4-5 times less: every temporary of a huge batch
-# is fresh memory the CPU must fault in, and each block stops refining as soon as its own points have converged.
+# Frames are solved in blocks of about this many detections (frames × views × joints): preparing the strong targets
+# of the 25,200-frame default training set (14 M detections) took 73 s here in one batch, 23 s in blocks, because
+# every temporary of a huge batch is fresh memory the CPU must fault in, and a block stops refining as soon as its
+# own points have converged.
 DETECTIONS_PER_BLOCK = 1 << 17
 
 
