@@ -21,6 +21,7 @@ from dataclasses import dataclass, fields
 
 import torch
 from torch import Tensor
+from tqdm.auto import tqdm
 
 from weakpose_lite.cameras import Camera, perspective_projection, pixels_to_normalised, undistort
 
@@ -123,8 +124,9 @@ def _in_blocks_of_frames(
     frames, views, joints, _ = keypoints_2d.shape
     per_frame_cameras = len(cameras.batch_shape) == 2 and cameras.batch_shape[0] == frames
     block = max(1, DETECTIONS_PER_BLOCK // (views * joints))
+    starts = range(0, max(frames, 1), block)
     parts = []
-    for start in range(0, max(frames, 1), block):
+    for start in tqdm(starts, desc="triangulating", unit="block", leave=False, disable=len(starts) < 8):
         rows = slice(start, start + block)
         block_cameras = cameras[rows] if per_frame_cameras else cameras
         parts.append(solve(_observe(keypoints_2d[rows], confidence[rows], view_mask[rows], block_cameras)))
