@@ -7,29 +7,22 @@
   ``lam = 1`` is L_M alone (it drifts), ``lam = 0`` is L_R alone. This path never reads 3D groundtruth: ``train``
   hands it ``dataset.without_groundtruth()``, and its statistics come from 2D (``NormalisationStats.from_2d``).
 
-Units of the weak terms (the paper does not state them; WEAK_TRAINING_FACTS-style probes show λ means nothing
-without them). ``loss_units`` chooses:
-- ``"normalised"`` (default): both terms in the network's normalised units (§3.4.1): L_M divides world-frame
-  residuals by the output scale σ_X, L_R divides normalised-image residuals (pixels / f) by the input scale σ_x;
-  σ_X = σ_x × the median root depth (both from 2D, ``NormalisationStats.from_2d``), so a unit of either term is the
-  same size at the subject. Most residuals then sit in Huber's quadratic zone (δ = 1), where each term's pull
-  shrinks with its error; in millimetres nearly every residual is in the linear zone, where L_M's constant pull
-  towards agreement shrinks the poses (the drift of §3.1) faster than (1 − λ) · L_R can hold them.
+Units of the weak terms. The paper does not state them, and λ means nothing without them: Huber's δ = 1 splits each
+term into a quadratic zone (pull ∝ residual) and a linear one (constant pull), and the units decide which zone the
+residuals sit in. ``loss_units`` chooses (L_M's unit / L_R's unit, δ = 1 in each):
+- ``"cm_pixels"`` (default): the dataset's native units, centimetres for L_M (CMU Panoptic's 3D unit) and raw
+  pixels for L_R (OpenPose's 2D unit), as the paper's data came. Nearly every residual is in Huber's linear zone, so
+  each term pulls with a constant force; with about 2 mm of subject per pixel in Panoptic's dome, one centimetre of
+  3D error costs L_R about five pixels, and at λ = 0.8 the two pulls balance: (1 − λ) · 5 ≈ λ · 1.
+- ``"normalised"``: both in the network's normalised units (§3.4.1): L_M divides world-frame residuals by the output
+  scale σ_X, L_R divides normalised-image residuals (pixels / f) by the input scale σ_x; σ_X = σ_x × the median root
+  depth (both from 2D, ``NormalisationStats.from_2d``). Most residuals then sit in the quadratic zone, where L_M's
+  pull towards agreement grows with the views' disagreement r and shrinks the poses by about λr / ((1 − λ) + λr):
+  λ = 0.8 leaves them ~25% too small after a short run.
 - ``"mm"``: L_M in mm, L_R in mm at the subject (pixel residual × Z_root / f).
-- ``"pixels"``: L_M in mm, L_R in raw pixels (about 2 mm per px in Panoptic's dome).
+- ``"mm_pixels"``: L_M in mm, L_R in raw pixels.
 - ``"mixed"``: L_M normalised, L_R in raw pixels (L_R then sits in Huber's linear zone and dominates).
-
-Measured on the default synthetic set (hidden 256, dropout 0.25, batches of 8 × 16, test MPJPE in mm with the
-bone-length ratio in brackets; one seed, so differences of a few mm are noise). After 2,000 steps: strong 105.9
-(0.95); normalised λ = 0.3, 0.4, 0.5, 0.8: 114.5 (0.97), 112.9 (0.94), 115.6 (0.91), 181.1 (0.67); λ = 0.8 with
-dropout 0: 148.1 (0.78); mm λ = 0.8: 266.6 (0.69); mixed λ = 0.8, 0.9, 0.95: 165.7 (1.09), 148.9 (1.07), 133.1 (1.04).
-After 5,000 steps: strong 98.4 (0.94); normalised λ = 0.5, 0.6, 0.8: 109.3 (0.88), 118.7 (0.84), 163.1 (0.71). The
-shrinkage at λ = 0.8 fits a simple balance: with relative disagreement r between views, the poses settle about
-λr / ((1 − λ) + λr) too small, so it fades as the views come to agree and is four times milder at λ = 0.5.
-The quick reproduction's λ was chosen on the *validation* split (16 epochs of 4,000 frames, validation MPJPE in mm,
-test in brackets, bone ratio after): strong 74.7 (95.2) 0.94; normalised λ = 0.2, 0.3, 0.4, 0.8: 80.7 (101.7) 0.98,
-78.4 (99.5) 0.94, 78.9 (100.2) 0.92, 121.8 (153.5) 0.74. Estimating the output mean μ_X from 2D (the mean relative
-2D pose × depth) moved λ = 0.4 and 0.8 by 0.3 and 1.2 mm: not kept.
+How λ and the units behave together is measured by ``studies/units_lambda.py`` (its table is in the README).
 
 All the training data lives as tensors on the device; a batch is gathered by index (frames, then views sampled
 among those present), with no per-sample Python. Seeded runs are deterministic on the CPU, also across a resume.
@@ -39,6 +32,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -56,7 +50,8 @@ from weakpose_lite.skeleton import Skeleton, to_relative
 from weakpose_lite.triangulation import triangulate
 
 CHECKPOINT_VERSION = 1
-LOSS_UNITS = ("normalised", "mm", "pixels", "mixed")
+MM_PER_CM = 10.0
+LOSS_UNITS = ("cm_pixels", "normalised", "mm", "mm_pixels", "mixed")
 
 
 @dataclass(frozen=True)
@@ -65,7 +60,7 @@ class TrainConfig:
 
     mode: str = "weak"  # "strong" or "weak"
     lam: float = 0.8  # λ of Eq. 3 (weak only)
-    loss_units: str = "normalised"  # "normalised" (§3.4.1), "mm" or "pixels": see the module docstring
+    loss_units: str = "cm_pixels"  # L_M in cm, L_R in pixels (the data's own units); others: the module docstring
     projection: str = "perspective"  # after the warm-up
     warmup_fraction: float = 0.2  # share of the steps that use the scaled-orthographic projection (weak only)
     detach_average: bool = False  # stop the gradient through W̄ (the paper leaves it open)
@@ -240,7 +235,9 @@ def loss_scales(batch: Batch, units: str, stats: NormalisationStats) -> tuple[Te
     """A batch (B views of F frames) -> what L_M's residuals are divided by, what L_R's pixel residuals (B, V) are
     multiplied by (None: raw pixels), in the given ``loss_units``."""
     focal = (batch.K[..., 0, 0] + batch.K[..., 1, 1]) / 2  # (B, V)
-    if units == "pixels":
+    if units == "cm_pixels":
+        return MM_PER_CM, None
+    if units == "mm_pixels":
         return 1.0, None
     if units == "mixed":
         return stats.std_3d.mean(), None
@@ -338,10 +335,13 @@ def train(
     output: str | Path | None = None,
     resume: bool = False,
     stop_after_epochs: int | None = None,
+    epoch_metrics: Callable[[LiftingNetwork], dict[str, float]] | None = None,
 ) -> TrainResult:
     """Train one model; with ``output`` write ``last.pt``, ``best.pt`` and ``history.json`` there each epoch.
 
     ``resume`` continues from ``output/last.pt``. ``stop_after_epochs`` ends the call early (to test resuming).
+    ``epoch_metrics``, called with the network after each epoch, adds its numbers to that epoch's history (e.g. an
+    evaluation against groundtruth held by the caller, to plot learning curves); they select nothing.
     """
     if config.mode == "weak":
         train_set, validation_set = train_set.without_groundtruth(), _validation_view(validation_set, config)
@@ -367,6 +367,7 @@ def train(
         record = {"epoch": epoch + 1, "seconds": time.perf_counter() - started, "lr": scheduler.get_last_lr()[0]}
         record |= {f"train_{k}": v for k, v in running.items()}
         record |= _validate(model, validation_tensors, config, skeleton)
+        record |= epoch_metrics(model) if epoch_metrics is not None else {}
         scheduler.step()
         state.finish_epoch(record, config, output)
         epochs.set_postfix({k: f"{v:.2f}" for k, v in record.items() if k.startswith(("train_loss", "validation"))})

@@ -1,0 +1,196 @@
+#!/usr/bin/env python
+"""Units × λ: the same λ of Eq. 3 is good or bad depending on the units of L_M and L_R.
+
+    python studies/units_lambda.py                  # the grid at the quick-run budget, then the finalists' 2nd seed
+    python studies/units_lambda.py --budget         # λ = 0.8 in two units and strong, longer, with per-epoch curves
+
+Every run trains on the kit's default synthetic set at the main job's budget (``ReproduceConfig``'s epochs, width,
+dropout and frames per epoch unless overridden with ``--set``). A weak model picks its checkpoint on its validation
+loss (no 3D, as in the main job); afterwards its *validation* MPJPE chooses among units and λ, and its test MPJPE
+and bone-length ratio (mean predicted / true bone length, test split) are reported beside it, never used to choose.
+The finalists (the best few by validation MPJPE, and λ = 0.8 in every unit) are trained again with a second seed.
+
+Runs go to ``--output`` (one JSON each, reused when present, so an interrupted study resumes) in parallel processes
+of one thread each; the table is printed as markdown and written with the records to ``studies/results/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import torch
+
+from weakpose_lite.files import write_text_atomic
+from weakpose_lite.metrics import PROTOCOL
+from weakpose_lite.reproduce import ReproduceConfig, load_splits
+from weakpose_lite.train import LOSS_UNITS, TrainConfig, evaluate_model, prepare, train
+
+STUDY_UNITS = ("normalised", "mm", "mm_pixels", "cm_pixels")
+STUDY_LAMBDAS = (0.3, 0.5, 0.6, 0.7, 0.8, 0.9)
+RESULTS = Path(__file__).parent / "results"
+
+
+def quick_budget(**changes) -> TrainConfig:
+    """The main job's training budget (``ReproduceConfig``'s defaults) as a ``TrainConfig`` on the CPU."""
+    quick = ReproduceConfig()
+    budget = TrainConfig(
+        epochs=quick.epochs, hidden=quick.hidden, dropout=quick.dropout, max_frames_per_epoch=quick.max_frames_per_epoch,
+        seed=quick.seed, device="cpu",
+    )  # fmt: skip
+    return replace(budget, **changes)
+
+
+def run_name(config: TrainConfig) -> str:
+    """A file name that says what differs from the quick budget."""
+    base = quick_budget()
+    changed = {k: v for k, v in asdict(config).items() if v != getattr(base, k) and k not in ("mode", "lam", "loss_units")}
+    label = "strong" if config.mode == "strong" else f"weak_{config.loss_units}_lam{config.lam}"
+    return label + "".join(f"_{key}{value}" for key, value in sorted(changed.items()))
+
+
+def _evaluation_summary(model, tensors, skeleton) -> dict:
+    evaluation = evaluate_model(model, tensors, skeleton)
+    return {key: evaluation[key] for key in ("mpjpe_mm", "p_mpjpe_mm", "bone_length_ratio")}
+
+
+def run_one(config: TrainConfig, output: Path, curves: bool) -> dict:
+    """Train one model (one thread), evaluate it on validation and test, write and return its record."""
+    path = output / f"{run_name(config)}.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    torch.set_num_threads(1)
+    splits = load_splits(ReproduceConfig())
+    skeleton = splits["train"].skeleton
+    validation = prepare(splits["validation"], with_targets=False)
+
+    def monitor(model) -> dict:
+        return {f"monitor_{k}": v for k, v in _evaluation_summary(model, validation, skeleton).items()}
+
+    result = train(config, splits["train"], splits["validation"], epoch_metrics=monitor if curves else None)
+    record = {
+        "name": run_name(config), "config": asdict(config), "best_epoch": result.best_epoch,
+        "validation": _evaluation_summary(result.model, validation, skeleton),
+        "test": _evaluation_summary(result.model, prepare(splits["test"], with_targets=False), skeleton),
+        "history": result.history if curves else None, "threads": torch.get_num_threads(),
+    }  # fmt: skip
+    write_text_atomic(path, json.dumps(record, indent=1))
+    return record
+
+
+def run_all(configs: list[TrainConfig], output: Path, jobs: int, curves: bool = False) -> list[dict]:
+    """Every config, ``jobs`` at a time, each in its own single-threaded process."""
+    output.mkdir(parents=True, exist_ok=True)
+    load_splits(ReproduceConfig())  # generate the synthetic set once, before the workers read it
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(run_one, config, output, curves) for config in configs]
+        records = []
+        for config, future in zip(configs, futures):
+            records.append(future.result())
+            print(f"done {run_name(config)}", flush=True)
+    return records
+
+
+def grid(units: tuple[str, ...], lambdas: tuple[float, ...], seed: int, overrides: dict) -> list[TrainConfig]:
+    """Strong, L_M alone per unit, and every (units, λ) weak run, at one seed."""
+    strong = quick_budget(mode="strong", seed=seed, **overrides)
+    lm_only = [quick_budget(**{**overrides, "epochs": ReproduceConfig().lm_only_epochs}, mode="weak", lam=1.0, loss_units=u,
+                            seed=seed) for u in units]  # fmt: skip
+    weak = [quick_budget(mode="weak", lam=lam, loss_units=u, seed=seed, **overrides) for u in units for lam in lambdas]
+    return [strong, *weak, *lm_only]
+
+
+def finalists(records: list[dict], count: int) -> list[TrainConfig]:
+    """The ``count`` weak runs with the lowest validation MPJPE, plus λ = 0.8 in every unit, as configs."""
+    weak = [r for r in records if r["config"]["mode"] == "weak" and r["config"]["lam"] < 1]
+    best = sorted(weak, key=lambda r: r["validation"]["mpjpe_mm"])[:count]
+    paper = [r for r in weak if r["config"]["lam"] == 0.8]
+    chosen = {r["name"]: r for r in best + paper}
+    return [TrainConfig(**r["config"]) for r in chosen.values()]
+
+
+def table(records: list[dict]) -> str:
+    """Markdown: one row per (mode, units, λ), figures averaged over the seeds run, test over strong's test."""
+    groups: dict[tuple, list[dict]] = {}
+    for record in records:
+        config = record["config"]
+        key = (config["mode"], config["loss_units"] if config["mode"] == "weak" else "—", config["lam"] if config["mode"] == "weak" else None)
+        groups.setdefault(key, []).append(record)
+    strong_test = statistics.mean(r["test"]["mpjpe_mm"] for r in groups[("strong", "—", None)])
+    rows = [
+        "| model | L_M / L_R units | λ | seeds | validation MPJPE | test MPJPE | test P-MPJPE | bone ratio | test weak/strong |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    order = sorted(groups, key=lambda k: (k[0] != "strong", LOSS_UNITS.index(k[1]) if k[1] in LOSS_UNITS else -1, k[2] or 0))
+    for key in order:
+        runs = groups[key]
+        mean = {split: {m: statistics.mean(r[split][m] for r in runs) for m in runs[0][split]} for split in ("validation", "test")}
+        seeds = ", ".join(str(r["config"]["seed"]) for r in runs)
+        validation = " / ".join(f"{r['validation']['mpjpe_mm']:.1f}" for r in runs)
+        label = "strong" if key[0] == "strong" else ("L_M alone (2 epochs)" if key[2] == 1.0 else "weak")
+        rows.append(
+            f"| {label} | {key[1]} | {'' if key[2] is None else key[2]} | {seeds} | {validation} | "
+            f"{mean['test']['mpjpe_mm']:.1f} | {mean['test']['p_mpjpe_mm']:.1f} | {mean['test']['bone_length_ratio']:.2f} | "
+            f"{mean['test']['mpjpe_mm'] / strong_test:.3f} |"
+        )
+    return "\n".join(rows)
+
+
+def _parse_override(text: str) -> tuple[str, object]:
+    """``key=value`` for a ``TrainConfig`` field, the value read as JSON (numbers, null, true) or else a string."""
+    key, _, value = text.partition("=")
+    if key not in TrainConfig.__dataclass_fields__:
+        raise argparse.ArgumentTypeError(f"--set {text}: {key!r} is not a TrainConfig field")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--units", nargs="+", default=list(STUDY_UNITS), choices=LOSS_UNITS)
+    parser.add_argument("--lambdas", nargs="+", type=float, default=list(STUDY_LAMBDAS))
+    parser.add_argument("--finalists", type=int, default=3, help="how many of the best get a second seed")
+    parser.add_argument("--set", dest="overrides", type=_parse_override, action="append", default=[],
+                        metavar="FIELD=VALUE", help="a TrainConfig field for every run, e.g. warmup_fraction=0.1")  # fmt: skip
+    parser.add_argument("--budget", action="store_true", help="the learning-curve runs instead of the grid")
+    parser.add_argument("--budget-epochs", type=int, default=48, help="epochs of the learning-curve runs")
+    parser.add_argument("--name", default=None, help="results name (default: units_lambda or budget)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes in parallel")
+    parser.add_argument("--output", type=Path, default=Path("results/studies/runs"), help="one JSON per run")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = parse_arguments(argv)
+    overrides = dict(arguments.overrides)
+    if arguments.budget:
+        changes = {"epochs": arguments.budget_epochs, **overrides}
+        configs = [quick_budget(mode="strong", **changes)] + [
+            quick_budget(mode="weak", lam=0.8, loss_units=units, **changes) for units in arguments.units
+        ]
+        records = run_all(configs, arguments.output, arguments.jobs, curves=True)
+        name = arguments.name or "budget"
+    else:
+        records = run_all(grid(tuple(arguments.units), tuple(arguments.lambdas), 0, overrides), arguments.output, arguments.jobs)
+        second = [replace(config, seed=1) for config in finalists(records, arguments.finalists)]
+        records += run_all([quick_budget(mode="strong", seed=1, **overrides), *second], arguments.output, arguments.jobs)
+        name = arguments.name or "units_lambda"
+    text = table(records)
+    header = f"Study `{name}` (`python studies/units_lambda.py {' '.join(argv if argv is not None else sys.argv[1:])}`)\n{PROTOCOL}\n\n"
+    print(header + text)
+    RESULTS.mkdir(exist_ok=True)
+    write_text_atomic(RESULTS / f"{name}.md", header + text + "\n")
+    write_text_atomic(RESULTS / f"{name}.json", json.dumps(records, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
