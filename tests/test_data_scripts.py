@@ -215,7 +215,7 @@ def test_malicious_tar_member_cannot_land_outside_the_sequence_folder(tmp_path, 
             info.size = 4
             archive.addfile(info, io.BytesIO(b"evil"))
     (folder / "hdHand3d.tar").write_bytes(buffer.getvalue())
-    with pytest.raises(ValueError, match="hdHand3d.tar: unsafe member refused, nothing extracted"):
+    with pytest.raises(ValueError, match=r"hdHand3d.tar: member .* refused, nothing extracted"):
         download_panoptic.extract(folder / "hdHand3d.tar", folder)
     assert sorted(path.name for path in tmp_path.rglob("*")) == ["hdHand3d.tar", "sequence"]
 
