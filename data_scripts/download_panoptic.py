@@ -344,7 +344,7 @@ def checked_members(archive: tarfile.TarFile, name: str, limits: ExtractLimits) 
                 raise _refusal(name, f"member {member.name!r} refused", problem)
             members.append(member)
     except ArchiveTooLarge as error:
-        where = f"refused after member {members[-1].name!r}" if members else "refused at its first header"
+        where = f"refused at member {members[-1].name!r}" if members else "refused at its first header"
         raise _refusal(name, where, str(error)) from None
     except DAMAGED as error:
         raise ValueError(f"{name}: damaged tar archive ({error})") from error

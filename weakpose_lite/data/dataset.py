@@ -14,8 +14,11 @@ Conventions:
 from __future__ import annotations
 
 import json
+import zipfile
+import zlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -131,24 +134,224 @@ class MultiViewDataset:
 
     @classmethod
     def load(cls, path: str | Path) -> MultiViewDataset:
-        """Read a dataset written by ``save``; a foreign or damaged file gets an error naming it."""
+        """Read a dataset written by ``save``; a foreign, damaged or inconsistent file gets an error naming it and
+        the field: ``"<file>: <field> must be <expected>, got <actual>"``.
+
+        Every member's ``.npy`` header is checked first (dtype, shape against the other fields and the skeleton,
+        bytes against what the member holds and what the file may inflate to), so a small file declaring a huge array
+        is refused before anything is allocated; then the cameras must be rotations with invertible intrinsics.
+        """
         path = Path(path)
         try:
-            with np.load(path, allow_pickle=False) as archive:
-                header = json.loads(str(archive["header"]))
-                arrays = {name: torch.from_numpy(archive[name]) for name in _TENSOR_FIELDS}
-                camera = Camera(*(torch.from_numpy(archive[f"camera_{name}"]) for name in _CAMERA_FIELDS))
-        except (OSError, ValueError, KeyError) as error:
+            archive = zipfile.ZipFile(path)
+        except (OSError, zipfile.BadZipFile) as error:
             raise ValueError(f"{path.name}: not a weakpose-lite dataset file ({error})") from error
-        if header.get("format_version") != FORMAT_VERSION:
-            raise ValueError(
-                f"{path.name}: format_version must be {FORMAT_VERSION}, got {header.get('format_version')!r}"
-            )
+        with archive:
+            layouts = _member_layouts(archive, path.name, path.stat().st_size)
+            header = _read_header(archive, layouts["header"], path.name)
+            _check_layouts(layouts, header, path.name)
+            arrays = {name: _read_array(archive, layouts[name], path.name) for name in _ARRAY_LAYOUTS}
+        _check_values(arrays, header, path.name)
+        tensors = {name: torch.from_numpy(arrays[name]) for name in _TENSOR_FIELDS}
+        camera = Camera(*(torch.from_numpy(arrays[f"camera_{name}"]) for name in _CAMERA_FIELDS))
         return cls(
             skeleton_name=header["skeleton_name"],
             cameras=camera,
             sequence_names=tuple(header["sequence_names"]),
             subject_names=tuple(header["subject_names"]),
             metadata=header["metadata"],
-            **arrays,
+            **tensors,
         )
+
+
+# What ``load`` accepts: each array's dtypes and shape, in the sizes F, C, J (keypoints_2d and the skeleton) and S
+# (sequence_names). The file stays as ``save`` writes it; these only describe it.
+_FLOATS, _INTEGERS = ("float32", "float64"), ("int32", "int64")
+_ARRAY_LAYOUTS = {
+    "keypoints_2d": (_FLOATS, ("F", "C", "J", 2)),
+    "confidence": (_FLOATS, ("F", "C", "J")),
+    "view_mask": (("bool",), ("F", "C")),
+    "sequence_index": (_INTEGERS, ("F",)),
+    "subject_index": (_INTEGERS, ("F",)),
+    "frame_ids": (_INTEGERS, ("F",)),
+    "points_3d": (_FLOATS, ("F", "J", 3)),
+    "camera_K": (_FLOATS, ("S", "C", 3, 3)),
+    "camera_R": (_FLOATS, ("S", "C", 3, 3)),
+    "camera_t": (_FLOATS, ("S", "C", 3)),
+    "camera_dist": (_FLOATS, ("S", "C", 5)),
+}
+_MAX_HEADER_BYTES = 64 << 20
+# A file may inflate to 100 times its size, or 256 MiB if that is more: real datasets are float coordinates that
+# deflate compresses about 1.5-fold, while a member of zeros inflates 1000-fold (the 2 MB file that asked for 2 GiB).
+_MAX_EXPANSION, _MIN_INFLATE_BYTES = 100, 256 << 20
+# Cameras are stored in float32, which rounds a rotation by about 1e-7; 1e-4 refuses any scale or shear that moves
+# a projection visibly and accepts every rounding.
+_ROTATION_TOLERANCE = 1e-4
+
+
+class _Layout(NamedTuple):
+    """One ``.npy`` member as its header declares it."""
+
+    info: zipfile.ZipInfo
+    dtype: np.dtype
+    shape: tuple[int, ...]
+
+
+def _member_layouts(archive: zipfile.ZipFile, source: str, file_bytes: int) -> dict[str, _Layout]:
+    """The declared dtype and shape of every member ``load`` needs, each checked against the bytes it holds, and
+    their total against what the file may inflate to; no array data is read."""
+    members = {info.filename: info for info in archive.infolist()}
+    layouts = {}
+    for name in ("header", *_ARRAY_LAYOUTS):
+        if f"{name}.npy" not in members:
+            raise ValueError(f"{source}: {name} is missing (not a weakpose-lite dataset file?)")
+        layouts[name] = _read_layout(archive, members[f"{name}.npy"], name, source)
+    total = sum(layout.info.file_size for layout in layouts.values())
+    limit = max(_MIN_INFLATE_BYTES, _MAX_EXPANSION * file_bytes)
+    if total > limit:
+        raise ValueError(f"{source}: arrays must inflate to at most {limit} bytes ({_MAX_EXPANSION} times the "
+                         f"file's {file_bytes}), got {total}")  # fmt: skip
+    return layouts
+
+
+def _read_layout(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, source: str) -> _Layout:
+    try:
+        with archive.open(info) as handle:
+            version = np.lib.format.read_magic(handle)
+            if version not in ((1, 0), (2, 0)):
+                raise ValueError(f"npy format version {version} (1.0 or 2.0 expected)")
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read(handle)
+            data_offset = handle.tell()
+    except (ValueError, OSError, EOFError, zlib.error, zipfile.BadZipFile, NotImplementedError, RuntimeError) as error:
+        raise ValueError(f"{source}: {name} is damaged or not a .npy array ({error})") from error
+    declared = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+    held = info.file_size - data_offset
+    if declared != held:
+        raise ValueError(f"{source}: {name} must hold the {declared} bytes its header declares ({dtype} "
+                         f"{tuple(shape)}), got {held}")  # fmt: skip
+    return _Layout(info, dtype, tuple(shape))
+
+
+def _read_header(archive: zipfile.ZipFile, layout: _Layout, source: str) -> dict:
+    """The JSON header: format version, skeleton name, sequence and subject names, metadata."""
+    if layout.dtype.kind != "U" or layout.shape != () or layout.dtype.itemsize > _MAX_HEADER_BYTES:
+        raise ValueError(f"{source}: header must be one JSON string of at most {_MAX_HEADER_BYTES} bytes, got "
+                         f"{layout.dtype.str} {layout.shape}")  # fmt: skip
+    try:
+        header = json.loads(str(_read_array(archive, layout, source)))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{source}: header must be JSON, got {error}") from error
+    if not isinstance(header, dict):
+        raise ValueError(f"{source}: header must be a JSON object, got {type(header).__name__}")
+    if header.get("format_version") != FORMAT_VERSION:
+        raise ValueError(f"{source}: format_version must be {FORMAT_VERSION}, got {header.get('format_version')!r}")
+    for key in ("sequence_names", "subject_names"):
+        names = header.get(key)
+        if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+            raise ValueError(f"{source}: {key} must be a list of strings, got {names!r:.60}")
+    if not isinstance(header.get("metadata"), dict):
+        raise ValueError(f"{source}: metadata must be a JSON object, got {header.get('metadata')!r:.60}")
+    try:
+        get_skeleton(header.get("skeleton_name"))
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"{source}: skeleton_name {error}") from error
+    return header
+
+
+def _check_layouts(layouts: dict[str, _Layout], header: dict, source: str) -> None:
+    """Every array's dtype and shape as ``_ARRAY_LAYOUTS`` says, with F, C from keypoints_2d, J from the skeleton
+    and S from sequence_names."""
+    skeleton = get_skeleton(header["skeleton_name"])
+    keypoints = layouts["keypoints_2d"].shape
+    if len(keypoints) != 4 or keypoints[3] != 2:
+        raise ValueError(f"{source}: keypoints_2d must be (F, C, J, 2), got {keypoints}")
+    sizes = {"F": keypoints[0], "C": keypoints[1], "J": skeleton.num_joints, "S": len(header["sequence_names"])}
+    for name, (dtypes, letters) in _ARRAY_LAYOUTS.items():
+        dtype, shape = layouts[name].dtype, layouts[name].shape
+        if dtype.name not in dtypes or not dtype.isnative:
+            raise ValueError(f"{source}: {name} must be {' or '.join(dtypes)}, got {dtype.str}")
+        expected = tuple(sizes.get(letter, letter) for letter in letters)
+        if shape != expected:
+            meaning = ", ".join(f"{letter}={sizes[letter]}" for letter in dict.fromkeys(letters) if letter in sizes)
+            raise ValueError(f"{source}: {name} must be {expected} ({meaning}; J of skeleton "
+                             f"{skeleton.name!r}), got {shape}")  # fmt: skip
+
+
+def _read_array(archive: zipfile.ZipFile, layout: _Layout, source: str) -> np.ndarray:
+    name = layout.info.filename.removesuffix(".npy")
+    try:
+        with archive.open(layout.info) as handle:
+            return np.lib.format.read_array(handle, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zlib.error, zipfile.BadZipFile) as error:
+        raise ValueError(f"{source}: {name} is damaged ({error})") from error
+
+
+def _check_values(arrays: dict[str, np.ndarray], header: dict, source: str) -> None:
+    """Finite cameras that are rotations with invertible intrinsics, indices within their name lists, confidences in
+    [0, 1], finite keypoints and groundtruth finite or NaN."""
+    for name in ("camera_K", "camera_R", "camera_t", "camera_dist", "keypoints_2d", "confidence"):
+        _check_where(np.isfinite(arrays[name]), arrays[name], source, name, "finite")
+    _check_where(~np.isinf(arrays["points_3d"]), arrays["points_3d"], source, "points_3d", "finite or NaN")
+    confidence = arrays["confidence"]
+    _check_where((confidence >= 0) & (confidence <= 1), confidence, source, "confidence", "in [0, 1]")
+    for name, names in (("sequence_index", "sequence_names"), ("subject_index", "subject_names")):
+        index, count = arrays[name], len(header[names])
+        _check_where((index >= 0) & (index < count), index, source, name, f"in [0, {count}) ({names})")
+    _check_rotations(arrays["camera_R"].astype(np.float64), source)
+    _check_intrinsics(arrays["camera_K"], source)
+
+
+def _check_where(good: np.ndarray, values: np.ndarray, source: str, name: str, expected: str) -> None:
+    """Refuse the first element of ``values`` where ``good`` is False, naming its index: ``camera_t[0, 3, 1]``."""
+    if not good.all():
+        index = tuple(int(i) for i in np.argwhere(~good)[0])
+        raise ValueError(f"{source}: {name}[{', '.join(map(str, index))}] must be {expected}, got {values[index]}")
+
+
+def _check_rotations(R: np.ndarray, source: str) -> None:
+    """camera_R (S, C, 3, 3): orthonormal within ``_ROTATION_TOLERANCE`` and det > 0."""
+    error = np.abs(np.swapaxes(R, -1, -2) @ R - np.eye(3)).max(axis=(-2, -1), initial=0.0)
+    for bad, expected, got in (
+        (error > _ROTATION_TOLERANCE, f"orthonormal (max |RᵀR − I| ≤ {_ROTATION_TOLERANCE})", error),
+        (np.linalg.det(R) <= 0, "a rotation (det +1)", np.linalg.det(R)),
+    ):
+        if bad.any():
+            s, c = (int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(f"{source}: camera_R[{s}, {c}] must be {expected}, got {got[s, c]:.3g}")
+
+
+def _check_intrinsics(K: np.ndarray, source: str) -> None:
+    """camera_K (S, C, 3, 3): last row (0, 0, 1) and positive focal lengths, which is when K is invertible."""
+    wrong_row = ~(K[..., 2, :] == np.array([0.0, 0.0, 1.0])).all(-1)
+    if wrong_row.any():
+        s, c = (int(i) for i in np.argwhere(wrong_row)[0])
+        raise ValueError(f"{source}: camera_K[{s}, {c}] must have last row [0, 0, 1], got {K[s, c, 2].tolist()}")
+    not_positive = (K[..., 0, 0] <= 0) | (K[..., 1, 1] <= 0)
+    if not_positive.any():
+        s, c = (int(i) for i in np.argwhere(not_positive)[0])
+        raise ValueError(f"{source}: camera_K[{s}, {c}] must be invertible with positive focal lengths, got "
+                         f"fx={K[s, c, 0, 0]}, fy={K[s, c, 1, 1]}")  # fmt: skip
+
+
+SPLITS = ("train", "validation", "test")
+
+
+def split_path(folder: str | Path, split: str) -> Path:
+    """Where a split's file lives in a datasets folder: ``folder/<split>.npz``."""
+    return Path(folder) / f"{split}.npz"
+
+
+def save_splits(splits: dict[str, MultiViewDataset], folder: str | Path) -> Path:
+    """Write ``splits`` as ``folder/{train,validation,test}.npz``; returns the folder."""
+    for split in SPLITS:
+        splits[split].save(split_path(folder, split))
+    return Path(folder)
+
+
+def load_splits(folder: str | Path) -> dict[str, MultiViewDataset]:
+    """Read the three splits of a datasets folder (written by ``save_splits`` or ``data_scripts``)."""
+    missing = [split_path(folder, split).name for split in SPLITS if not split_path(folder, split).exists()]
+    if missing:
+        raise ValueError(f"{folder}: missing split files {missing} (expected {', '.join(s + '.npz' for s in SPLITS)})")
+    return {split: MultiViewDataset.load(split_path(folder, split)) for split in SPLITS}
