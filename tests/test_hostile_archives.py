@@ -392,3 +392,21 @@ def test_script_process_exits_with_status_two_and_no_traceback(tmp_path):
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.startswith("error: argument --sequences:") and done.stderr.count("\n") == 1
     assert list(tmp_path.iterdir()) == []
+
+
+class _Response(io.BytesIO):
+    """What ``urlopen`` returns, for a whole file: status 200 and its Content-Length."""
+
+    status = 200
+
+    def __init__(self, body: bytes):
+        super().__init__(body)
+        self.headers = {"Content-Length": str(len(body))}
+
+
+def test_progress_bars_write_nothing_to_a_log_that_is_not_a_terminal(tmp_path, monkeypatch, capsys):
+    body = b"\0" * (64 * download_panoptic.CHUNK_BYTES)
+    monkeypatch.setattr(download_panoptic.urllib.request, "urlopen", lambda request, timeout: _Response(body))
+    part = download_panoptic.download("http://example.invalid/hd_00_00.mp4", tmp_path / "hd_00_00.mp4")
+    assert part.read_bytes() == body
+    assert capsys.readouterr().err == ""
