@@ -1,20 +1,42 @@
 """Static checks of the committed notebooks (no kernel): each opens with a Colab badge pointing at itself in the
-repository named in pyproject.toml, installs the kit only on Colab, has a papermill ``parameters`` cell, imports only
-the kit and its declared dependencies, names the ``python3`` kernel, and was committed executed, without errors.
+repository named in pyproject.toml, installs the kit only on Colab (the cell scripts/colab_install_cell.py writes),
+has a papermill ``parameters`` cell, imports only the kit, its declared dependencies and the course's helpers, names
+the ``python3`` kernel, was committed executed, without errors, and clean (scripts/clean_notebooks.py: no widget
+state, no progress bars, no local paths), with screen-sized figures, all notebooks together at most 1.2 MB.
 Executing them is ``scripts/run_notebooks.sh``'s job."""
 
 import ast
+import base64
+import importlib.util
 import json
 import re
 import sys
 import tomllib
 from pathlib import Path
 
+import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("0*.ipynb"))
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+# Python modules beside the notebooks that they may import: the course's helpers, outside the library.
+LOCAL_MODULES = {path.stem for path in (ROOT / "notebooks").glob("*.py")}
+TOTAL_LIMIT_BYTES = 1_200_000
+# Notebook 05's Fig. 3/4 grid was committed at 635 KB before these limits; it shrinks when 05 is re-executed with a
+# screen-sized figure. Then remove it from here: the strict xfails below fail as soon as it fits.
+OVERSIZED_UNTIL_REEXECUTED = {"05_result_tables"}
+
+
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+clean_notebooks = _script("clean_notebooks")
+colab_install_cell = _script("colab_install_cell")
 # distribution name -> import name, where they differ
 IMPORT_NAMES = {"opencv-python-headless": "cv2", "weakpose-lite": "weakpose_lite"}
 
@@ -52,11 +74,14 @@ def test_first_cell_has_a_colab_badge_to_this_notebook_in_the_project_repository
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
-def test_first_code_cell_installs_the_kit_only_on_colab(path):
+def test_first_code_cell_installs_this_release_of_the_kit_only_on_colab(path):
     first = _source(_cells(path, "code")[0])
-    repository = PYPROJECT["project"]["urls"]["Repository"]
-    assert 'if "google.colab" in sys.modules:' in first and f"git+{repository}" in first
+    repository, version = PYPROJECT["project"]["urls"]["Repository"], PYPROJECT["project"]["version"]
+    assert 'if "google.colab" in sys.modules:' in first and f"weakpose-lite @ git+{repository}@v{version}" in first
+    assert "capture_output=True" in first and "pip.stdout" in first, "pip's output is shown when it fails"
     assert not any(line.lstrip().startswith(("!", "%")) for line in first.splitlines()), "plain Python only"
+    assert first == colab_install_cell.install_cell(nbformat.read(path, as_version=4)), \
+        "run python scripts/colab_install_cell.py"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
@@ -69,7 +94,7 @@ def test_has_one_parameters_cell_after_the_imports(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
 def test_imports_only_the_kit_its_dependencies_and_the_standard_library(path):
-    allowed = _allowed_imports() | set(sys.stdlib_module_names)
+    allowed = _allowed_imports() | set(sys.stdlib_module_names) | LOCAL_MODULES
     imported = set().union(*(_imported_modules(_source(cell)) for cell in _cells(path, "code")))
     assert imported <= allowed, f"not declared in pyproject.toml: {sorted(imported - allowed)}"
 
@@ -103,3 +128,60 @@ def cell_outputs_text(path: Path, source: str) -> str:
     """The stdout a code cell with this source printed when committed."""
     cell = next(cell for cell in _cells(path, "code") if _source(cell) == source)
     return "".join("".join(output.get("text", "")) for output in cell["outputs"] if output["output_type"] == "stream")
+
+
+# ---- committed clean and small (scripts/clean_notebooks.py) ------------------------------------------------------
+
+def _outputs(path: Path) -> list[dict]:
+    return [output for cell in _cells(path, "code") for output in cell["outputs"]]
+
+
+def _output_text(output: dict) -> str:
+    texts = [output.get("text", ""), *output.get("data", {}).values(), output.get("traceback", [])]
+    return "".join("".join(text) if isinstance(text, list) else str(text) for text in texts)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
+def test_committed_without_widget_state_or_progress_bars(path):
+    notebook = json.loads(path.read_text())
+    assert "widgets" not in notebook["metadata"], "run python scripts/clean_notebooks.py"
+    for output in _outputs(path):
+        assert clean_notebooks.WIDGET_VIEW not in output.get("data", {}), "a widget view without its state"
+        bars = [line for line in _output_text(output).splitlines() if clean_notebooks.PROGRESS_BAR.search(line)]
+        assert all(clean_notebooks.FINISHED_BAR.search(bar) for bar in bars), f"unfinished progress bars: {bars}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
+def test_no_local_absolute_path_in_outputs(path):
+    for output in _outputs(path):
+        assert not clean_notebooks.local_paths(_output_text(output)), "run python scripts/clean_notebooks.py"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
+def test_committed_as_the_cleaning_step_leaves_it(path):
+    notebook = nbformat.read(path, as_version=4)
+    assert clean_notebooks.clean(notebook, path) == notebook, "run python scripts/clean_notebooks.py"
+
+
+def _image_sizes(path: Path) -> list[tuple[int, int]]:
+    """(decoded bytes, bytes in the file) of each image output."""
+    return [(len(base64.b64decode("".join(output["data"][mime]))), len("".join(output["data"][mime])))
+            for output in _outputs(path) for mime in ("image/png", "image/jpeg") if mime in output.get("data", {})]
+
+
+@pytest.mark.parametrize("path", [
+    pytest.param(path, marks=pytest.mark.xfail(path.stem in OVERSIZED_UNTIL_REEXECUTED, strict=True,
+                                               reason="committed before the limit; re-execute with a smaller figure"))
+    for path in NOTEBOOKS], ids=lambda path: path.stem)
+def test_every_figure_is_sized_for_the_screen(path):
+    for size, _ in _image_sizes(path):
+        assert size <= clean_notebooks.IMAGE_LIMIT_BYTES, f"a {size // 1000} KB image: make the figure smaller"
+
+
+def test_all_notebooks_together_are_at_most_1_2_mb():
+    sizes = {path.name: path.stat().st_size for path in NOTEBOOKS}
+    # The known oversized figures are not counted until their notebook is re-executed (their test above xfails).
+    excused = sum(stored for path in NOTEBOOKS if path.stem in OVERSIZED_UNTIL_REEXECUTED
+                  for size, stored in _image_sizes(path) if size > clean_notebooks.IMAGE_LIMIT_BYTES)
+    total = sum(sizes.values()) - excused
+    assert total <= TOTAL_LIMIT_BYTES, f"{total // 1000} KB in all (limit {TOTAL_LIMIT_BYTES // 1000} KB): {sizes}"
