@@ -24,11 +24,12 @@ import time
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from weakpose_lite.cameras import rotate_to_world
+from weakpose_lite.cameras import Camera, rotate_to_world
 from weakpose_lite.data.synthetic import SyntheticConfig, make_synthetic_splits
 from weakpose_lite.losses import average_pose, multiview_consistency_loss, reproject_average_pose, reprojection_loss
-from weakpose_lite.train import Batch, TrainConfig, ViewTensors, batch_terms, build_model, gather_batch, loss_scales
-from weakpose_lite.train import prepare, resolve_device, sample_views
+from weakpose_lite.model import ModelConfig
+from weakpose_lite.train import TrainConfig, batch_terms, build_model, loss_scales, resolve_device, sample_views
+from weakpose_lite.views import Views, make_views
 
 from timing import report  # benchmarks/timing.py
 
@@ -75,20 +76,21 @@ def time_linear_layers_alone(model: torch.nn.Module, samples: int, steps: int) -
     return _samples_per_second(step, steps, device)
 
 
-def time_kit_steps(model, tensors: ViewTensors, config: TrainConfig, frames_per_batch: int, steps: int) -> float:
+def time_kit_steps(model, views: Views, config: TrainConfig, frames_per_batch: int, steps: int) -> float:
     """View-samples per second of the kit's weak step at ``frames_per_batch`` × ``config.views_per_frame``."""
     optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate, fused=True)
-    generator = torch.Generator(device=tensors.frames.device).manual_seed(0)
-    device = tensors.frames.device
+    trainable = views.trainable_frames
+    device = trainable.device
+    generator = torch.Generator(device=device).manual_seed(0)
 
     def step() -> int:
-        frames = tensors.frames[torch.randint(len(tensors.frames), (frames_per_batch,), generator=generator, device=device)]
-        views, view_mask = sample_views(tensors.usable[frames], config.views_per_frame, generator)
-        loss = batch_terms(model, gather_batch(tensors, frames, views, view_mask), config, "perspective")["loss"]
+        frames = trainable[torch.randint(len(trainable), (frames_per_batch,), generator=generator, device=device)]
+        batch = views[frames, sample_views(views.usable[frames], config.views_per_frame, generator)]
+        loss = batch_terms(model, batch, config, "perspective")["loss"]
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
-        return int(view_mask.sum())
+        return int(batch.usable.sum())
 
     return _samples_per_second(step, steps, device)
 
@@ -107,42 +109,48 @@ def _samples_per_second(step, steps: int, device: torch.device) -> float:
 class SingleFrameDataset(Dataset):
     """The baseline's data: one multi-view frame per item, views drawn in ``__getitem__`` (the peer-project way)."""
 
-    def __init__(self, tensors: ViewTensors, views_per_frame: int):
-        self.tensors, self.views_per_frame = tensors, views_per_frame
+    def __init__(self, views: Views, views_per_frame: int):
+        self.views, self.frames, self.views_per_frame = views, views.trainable_frames, views_per_frame
 
     def __len__(self) -> int:
-        return len(self.tensors.frames)
+        return len(self.frames)
 
     def __getitem__(self, index: int) -> dict:
-        frame = int(self.tensors.frames[index])
-        usable = torch.nonzero(self.tensors.usable[frame]).squeeze(1)
-        views = usable[torch.randperm(len(usable))[: self.views_per_frame]]
-        t = self.tensors
+        frame = int(self.frames[index])
+        usable = torch.nonzero(self.views.usable[frame]).squeeze(1)
+        chosen = usable[torch.randperm(len(usable))[: self.views_per_frame]]
+        t, camera = self.views, self.views.cameras
         return {
-            "relative_2d": t.relative_2d[frame, views], "visible": t.visible[frame, views], "pixels": t.pixels[frame, views],
-            "K": t.K[frame, views], "R": t.R[frame, views], "t": t.t[frame, views], "root_world": t.root_world[frame],
-            "root_depth": t.root_depth[frame, views],
+            "relative_2d": t.relative_2d[frame, chosen], "visible": t.visible[frame, chosen], "pixels": t.pixels[frame, chosen],
+            "K": camera.K[frame, chosen], "R": camera.R[frame, chosen], "t": camera.t[frame, chosen],
+            "dist": camera.dist[frame, chosen], "root_world": t.root_world[frame], "root_depth": t.root_depth[frame, chosen],
         }  # fmt: skip
 
 
-def time_dataloader_baseline(model, tensors: ViewTensors, config: TrainConfig, frames_per_batch: int, steps: int) -> float:
+def time_dataloader_baseline(model, tensors: Views, config: TrainConfig, frames_per_batch: int, steps: int) -> float:
     """View-samples per second of a DataLoader loop with a per-view Python loss loop, same model and losses."""
     optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     loader = iter(DataLoader(SingleFrameDataset(tensors, config.views_per_frame), batch_size=frames_per_batch, shuffle=True))
 
     def step() -> int:
-        batch = Batch(**next(loader), view_mask=None, targets=None, target_valid=None)
-        B, V, J, _ = batch.relative_2d.shape
-        predicted = model(batch.relative_2d.reshape(B * V, J, 2), batch.visible.reshape(B * V, J)).reshape(B, V, J, 3)
+        item = next(loader)
+        B, V, J, _ = item["relative_2d"].shape
         view_mask = torch.ones(B, V, dtype=torch.bool)
-        world = rotate_to_world(predicted, batch.R)
+        batch = Views(
+            relative_2d=item["relative_2d"], visible=item["visible"], usable=view_mask, pixels=item["pixels"],
+            cameras=Camera(item["K"], item["R"], item["t"], item["dist"]), root_depth=item["root_depth"],
+            root_world=item["root_world"], root_valid=torch.ones(B, dtype=torch.bool),
+        )  # fmt: skip
+        predicted = model(batch.relative_2d.reshape(B * V, J, 2), batch.visible.reshape(B * V, J)).reshape(B, V, J, 3)
+        cameras = batch.cameras
+        world = rotate_to_world(predicted, cameras.R)
         average = average_pose(world, view_mask)
         multiview_scale, reprojection_scale = loss_scales(batch, config.loss_units, model.stats)
         loss = 0
         for view in range(V):  # the per-view loss loop of peer projects
             one = slice(view, view + 1)
             multiview = multiview_consistency_loss(world[:, one] / multiview_scale, average / multiview_scale, view_mask[:, one])
-            reprojected = reproject_average_pose(average, batch.root_world, batch.K[:, one], batch.R[:, one], batch.t[:, one])
+            reprojected = reproject_average_pose(average, batch.root_world, cameras.K[:, one], cameras.R[:, one], cameras.t[:, one])
             scale = None if reprojection_scale is None else reprojection_scale[:, one]
             reprojection = reprojection_loss(reprojected, batch.pixels[:, one], batch.visible[:, one], scale)
             loss = loss + (config.lam * multiview + (1 - config.lam) * reprojection) / V
@@ -154,7 +162,7 @@ def time_dataloader_baseline(model, tensors: ViewTensors, config: TrainConfig, f
     return _samples_per_second(step, steps, torch.device("cpu"))
 
 
-def panoptic_epoch_seconds(model, tensors: ViewTensors, config: TrainConfig, frames: int = 220_553, views: int = 31) -> float:
+def panoptic_epoch_seconds(model, tensors: Views, config: TrainConfig, frames: int = 220_553, views: int = 31) -> float:
     """Seconds for one Panoptic-sized epoch (Table 1: 220k frames × 31 views), from the measured step rate."""
     rate = time_kit_steps(model, tensors, config, config.frames_per_batch, steps=50)
     return frames * views / rate
@@ -173,11 +181,10 @@ def main(argv: list[str] | None = None) -> dict:
     arguments = parser.parse_args(argv)
     device = resolve_device(arguments.device)
     torch.manual_seed(0)
-    config = TrainConfig(hidden=arguments.hidden, device=str(device))
+    config = TrainConfig(model=ModelConfig(hidden=arguments.hidden), device=str(device))
     dataset = make_synthetic_splits(SyntheticConfig.tiny())["train"]
-    tensors = prepare(dataset, with_targets=False)
-    tensors = ViewTensors(**{k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in tensors.__dict__.items()})
-    model = build_model(config, tensors, dataset.skeleton.num_joints, dataset.skeleton.root).to(device)
+    tensors = make_views(dataset, with_targets=False).to(device)
+    model = build_model(config, tensors, dataset.skeleton_name).to(device)
     figures = {
         "device": str(device),
         "threads": torch.get_num_threads(),

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from weakpose_lite.cameras import Camera, look_at_rotation, pixels_to_normalised, project, undistort
-from weakpose_lite.data.panoptic import read_calibration
+from weakpose_lite.data.formats.panoptic import read_calibration
 from weakpose_lite.triangulation import triangulate, triangulate_linear
 
 from timing import best_time, report  # benchmarks/timing.py

@@ -28,9 +28,12 @@ from pathlib import Path
 import torch
 
 from weakpose_lite.files import write_text_atomic
+from weakpose_lite.inference import evaluate
 from weakpose_lite.metrics import PROTOCOL
-from weakpose_lite.reproduce import ReproduceConfig, load_splits
-from weakpose_lite.train import LOSS_UNITS, TrainConfig, evaluate_model, prepare, train
+from weakpose_lite.model import ModelConfig
+from weakpose_lite.reproduce import QUICK_TRAINING, ReproduceConfig, read_splits
+from weakpose_lite.train import LOSS_UNITS, TrainConfig, train
+from weakpose_lite.views import make_views
 
 STUDY_UNITS = ("normalised", "mm", "mm_pixels", "cm_pixels")
 STUDY_LAMBDAS = (0.3, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -38,25 +41,26 @@ RESULTS = Path(__file__).parent / "results"
 
 
 def quick_budget(**changes) -> TrainConfig:
-    """The main job's training budget (``ReproduceConfig``'s defaults) as a ``TrainConfig`` on the CPU."""
-    quick = ReproduceConfig()
-    budget = TrainConfig(
-        epochs=quick.epochs, hidden=quick.hidden, dropout=quick.dropout, max_frames_per_epoch=quick.max_frames_per_epoch,
-        seed=quick.seed, device="cpu",
-    )  # fmt: skip
-    return replace(budget, **changes)
+    """The main job's training budget (``reproduce.QUICK_TRAINING``) on the CPU, with ``changes``."""
+    return replace(QUICK_TRAINING, device="cpu", **changes)
+
+
+def _flat(config: TrainConfig) -> dict:
+    """The config's fields with the model's among them, as one flat dict."""
+    fields = asdict(config)
+    return fields | fields.pop("model")
 
 
 def run_name(config: TrainConfig) -> str:
     """A file name that says what differs from the quick budget."""
-    base = quick_budget()
-    changed = {k: v for k, v in asdict(config).items() if v != getattr(base, k) and k not in ("mode", "lam", "loss_units")}
+    base = _flat(quick_budget())
+    changed = {k: v for k, v in _flat(config).items() if v != base[k] and k not in ("mode", "lam", "loss_units")}
     label = "strong" if config.mode == "strong" else f"weak_{config.loss_units}_lam{config.lam}"
     return label + "".join(f"_{key}{value}" for key, value in sorted(changed.items()))
 
 
 def _evaluation_summary(model, tensors, skeleton) -> dict:
-    evaluation = evaluate_model(model, tensors, skeleton)
+    evaluation = evaluate(model, tensors, skeleton)
     return {key: evaluation[key] for key in ("mpjpe_mm", "p_mpjpe_mm", "bone_length_ratio")}
 
 
@@ -66,9 +70,9 @@ def run_one(config: TrainConfig, output: Path, curves: bool) -> dict:
     if path.exists():
         return json.loads(path.read_text())
     torch.set_num_threads(1)
-    splits = load_splits(ReproduceConfig())
+    splits = read_splits(ReproduceConfig(), "body")
     skeleton = splits["train"].skeleton
-    validation = prepare(splits["validation"], with_targets=False)
+    validation = make_views(splits["validation"], with_targets=False)
 
     def monitor(model) -> dict:
         return {f"monitor_{k}": v for k, v in _evaluation_summary(model, validation, skeleton).items()}
@@ -77,7 +81,7 @@ def run_one(config: TrainConfig, output: Path, curves: bool) -> dict:
     record = {
         "name": run_name(config), "config": asdict(config), "best_epoch": result.best_epoch,
         "validation": _evaluation_summary(result.model, validation, skeleton),
-        "test": _evaluation_summary(result.model, prepare(splits["test"], with_targets=False), skeleton),
+        "test": _evaluation_summary(result.model, make_views(splits["test"], with_targets=False), skeleton),
         "history": result.history if curves else None, "threads": torch.get_num_threads(),
     }  # fmt: skip
     write_text_atomic(path, json.dumps(record, indent=1))
@@ -87,7 +91,7 @@ def run_one(config: TrainConfig, output: Path, curves: bool) -> dict:
 def run_all(configs: list[TrainConfig], output: Path, jobs: int, curves: bool = False) -> list[dict]:
     """Every config, ``jobs`` at a time, each in its own single-threaded process."""
     output.mkdir(parents=True, exist_ok=True)
-    load_splits(ReproduceConfig())  # generate the synthetic set once, before the workers read it
+    read_splits(ReproduceConfig(), "body")  # generate the synthetic set once, before the workers read it
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         futures = [pool.submit(run_one, config, output, curves) for config in configs]
         records = []
@@ -112,7 +116,7 @@ def finalists(records: list[dict], count: int) -> list[TrainConfig]:
     best = sorted(weak, key=lambda r: r["validation"]["mpjpe_mm"])[:count]
     paper = [r for r in weak if r["config"]["lam"] == 0.8]
     chosen = {r["name"]: r for r in best + paper}
-    return [TrainConfig(**r["config"]) for r in chosen.values()]
+    return [TrainConfig(**{**r["config"], "model": ModelConfig(**r["config"]["model"])}) for r in chosen.values()]
 
 
 def table(records: list[dict]) -> str:

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from weakpose_lite.cameras import Camera
-from weakpose_lite.data.panoptic import read_bodies, read_calibration
+from weakpose_lite.data.formats.panoptic import read_bodies, read_calibration
 from weakpose_lite.skeleton import PANOPTIC_COCO19
 
 PANOPTIC = Path("/work/shared/data/real/panoptic_mmpose")

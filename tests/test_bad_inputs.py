@@ -13,9 +13,9 @@ import pytest
 import torch
 
 from weakpose_lite.cameras import Camera
-from weakpose_lite.data import validation
-from weakpose_lite.data.openpose import read_openpose, read_openpose_views, write_openpose
-from weakpose_lite.data.panoptic import (
+from weakpose_lite.data.formats import validation
+from weakpose_lite.data.formats.openpose import read_openpose, read_openpose_views, write_openpose
+from weakpose_lite.data.formats.panoptic import (
     Calibration,
     read_bodies,
     read_calibration,

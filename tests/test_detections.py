@@ -1,4 +1,4 @@
-"""Tests of weakpose_lite.data.detections against lens projection, known geometry and counted rates."""
+"""Tests of weakpose_lite.data.synthetic.detections against lens projection, known geometry and counted rates."""
 
 from dataclasses import replace
 
@@ -6,15 +6,16 @@ import pytest
 import torch
 
 from weakpose_lite.cameras import Camera, look_at_rotation, project
-from weakpose_lite.data.detections import (
+from weakpose_lite.data.synthetic.detections import (
     DetectionConfig,
     behind_torso,
     facing_away,
     simulate_detections,
-    skeleton_for,
 )
-from weakpose_lite.data.motion import pose_sequence, sample_motion, sample_subject
-from weakpose_lite.data.synthetic import child_generator, panoptic_like_rig, repeat_rig, rig_centre
+from weakpose_lite.data.synthetic.body import pose_sequence, sample_subject
+from weakpose_lite.data.synthetic.motion import sample_motion
+from weakpose_lite.data.synthetic.rig import panoptic_like_rig, rig_centre
+from weakpose_lite.data.synthetic.seeding import child_generator
 from weakpose_lite.skeleton import BODY, BODY_HANDS
 
 WIDTH, HEIGHT = DetectionConfig().image_size
@@ -31,13 +32,14 @@ def scene():
         motion = sample_motion(subject, 60, 29.97, torch.Generator().manual_seed(10 + k))
         poses.append(pose_sequence(subject, replace(motion, floor_position=motion.floor_position + centre)))
     points = torch.cat(poses)
-    return points, repeat_rig(rig, points.shape[0]), torch.ones(points.shape[0], 31, dtype=torch.bool)
+    return points, rig.repeat(points.shape[0]), torch.ones(points.shape[0], 31, dtype=torch.bool)
 
 
 def detect(scene, config=DetectionConfig(), seed=0, joints=18, dtype=torch.float32):
     points, cameras, views = scene
     generator = torch.Generator().manual_seed(seed)
-    return simulate_detections(points[:, :joints].to(dtype), cameras.to(dtype), views, generator, config)
+    skeleton = BODY if joints == BODY.num_joints else BODY_HANDS
+    return simulate_detections(points[:, :joints].to(dtype), cameras.to(dtype), views, generator, skeleton, config)
 
 
 def test_noiseless_detections_are_the_lens_projection_of_every_joint_in_the_image(scene, dtype):
@@ -56,7 +58,7 @@ def test_detections_are_zero_with_zero_confidence_where_missing_or_view_absent(s
     points, cameras, views = scene
     views = views.clone()
     views[::3, ::4] = False
-    keypoints, confidence = simulate_detections(points[:, :18], cameras, views, torch.Generator().manual_seed(1))
+    keypoints, confidence = simulate_detections(points[:, :18], cameras, views, torch.Generator().manual_seed(1), BODY)
     missing = confidence == 0
     assert missing.any() and (~missing).any()
     assert (keypoints[missing] == 0).all()
@@ -99,7 +101,9 @@ def test_noise_grows_with_distance_in_millimetres_and_relative_to_apparent_size(
     for depth in (2000.0, 3500.0, 6000.0):
         points = body + torch.tensor([0.0, 0.0, depth], dtype=torch.float64)
         cameras = Camera(*(getattr(camera, f).expand(400, 1, *getattr(camera, f).shape) for f in ("K", "R", "t", "dist")))
-        keypoints, confidence = simulate_detections(points, cameras, torch.ones(400, 1, dtype=torch.bool), torch.Generator().manual_seed(2), config)
+        keypoints, confidence = simulate_detections(
+            points, cameras, torch.ones(400, 1, dtype=torch.bool), torch.Generator().manual_seed(2), BODY, config
+        )
         exact = project(points[:, None], cameras)
         seen = confidence > 0
         error_px = (keypoints - exact).norm(dim=-1)[seen].mean()
@@ -143,7 +147,7 @@ def test_unknown_joints_are_missing(scene):
     points, cameras, views = scene
     points = points[:, :18].clone()
     points[:, BODY.index("left_wrist")] = float("nan")
-    keypoints, confidence = simulate_detections(points, cameras, views, torch.Generator().manual_seed(0))
+    keypoints, confidence = simulate_detections(points, cameras, views, torch.Generator().manual_seed(0), BODY)
     assert (confidence[..., BODY.index("left_wrist")] == 0).all()
     assert torch.isfinite(keypoints).all()
 
@@ -182,9 +186,3 @@ def test_same_generator_seed_same_detections_other_seed_others(scene):
     other, _ = detect(scene, seed=4, joints=60)
     assert torch.equal(first, again) and torch.equal(first_confidence, again_confidence)
     assert not torch.equal(first, other)
-
-
-def test_skeleton_is_chosen_by_joint_count():
-    assert skeleton_for(18) is BODY and skeleton_for(60) is BODY_HANDS
-    with pytest.raises(ValueError, match="19 joints"):
-        skeleton_for(19)

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from weakpose_lite.data.build import build_sequence
-from weakpose_lite.data.export import write_sequence
+from weakpose_lite.data.formats.export import write_sequence
 from weakpose_lite.data.synthetic import SyntheticConfig, make_synthetic_splits
 
 

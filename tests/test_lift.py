@@ -16,14 +16,17 @@ import numpy as np
 import pytest
 import torch
 
-from weakpose_lite import inference, lift
-from weakpose_lite.cameras import Camera, project
-from weakpose_lite.data.openpose import write_openpose, write_openpose_views
-from weakpose_lite.data.panoptic import Calibration, write_calibration
+from weakpose_lite import inference, lift, poses_file
+from weakpose_lite.cameras import Camera, pinhole_intrinsics, project
+from weakpose_lite.data.formats.openpose import write_openpose, write_openpose_views
+from weakpose_lite.data.formats.panoptic import Calibration, write_calibration
 from weakpose_lite.data.synthetic import SyntheticConfig, make_synthetic_splits
 from weakpose_lite.model import LiftingNetwork, ModelConfig, NormalisationStats
 from weakpose_lite.skeleton import BODY, COCO18
-from weakpose_lite.train import CHECKPOINT_VERSION, TrainConfig, evaluate_model, load_model, prepare, train
+from weakpose_lite.data.formats.user_inputs import frame_numbers
+from weakpose_lite.skeleton import BODY_HANDS
+from weakpose_lite.train import CHECKPOINT_VERSION, TrainConfig, load_model, train
+from weakpose_lite.views import make_views
 
 BAD_INPUTS = Path(__file__).parent / "data" / "bad_inputs"
 TEST_FRAMES = 8
@@ -41,7 +44,7 @@ def splits():
 @pytest.fixture(scope="session")
 def checkpoint(splits, tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("model")
-    config = TrainConfig(mode="strong", hidden=64, epochs=4, max_frames_per_epoch=200, dropout=0.1)
+    config = TrainConfig(mode="strong", model=ModelConfig(hidden=64, dropout=0.1), epochs=4, max_frames_per_epoch=200)
     train(config, splits["train"], splits["validation"], output=folder)
     return folder / "best.pt"
 
@@ -161,7 +164,7 @@ def test_world_poses_are_within_the_views_error_plus_the_root_triangulation_erro
     world = torch.tensor(_poses(result))
     truth = test_set.points_3d.double()
     world_mpjpe = (world - truth).norm(dim=-1).mean().item()
-    camera_mpjpe = evaluate_model(model, prepare(test_set, with_targets=False), test_set.skeleton)["mpjpe_mm"]
+    camera_mpjpe = inference.evaluate(model, make_views(test_set, with_targets=False), test_set.skeleton)["mpjpe_mm"]
     root_error = (world[:, BODY.root] - truth[:, BODY.root]).norm(dim=-1).mean().item()
     assert root_error < 30  # mm: triangulated from a dozen noisy views
     assert world_mpjpe <= camera_mpjpe + root_error + 5.0
@@ -171,14 +174,14 @@ def test_world_poses_and_spread_match_a_plain_loop_over_views(
     model, checkpoint, test_set, views_folder, calibration, tmp_path
 ):
     result = _run(checkpoint, views_folder, tmp_path / "poses.json", "--calibration", calibration)
-    tensors = prepare(test_set, with_targets=False)
+    tensors = make_views(test_set, with_targets=False)
     for f, row in enumerate(result["frames"]):
         views = torch.nonzero(tensors.usable[f]).squeeze(1).tolist()
         world = []
         for c in views:
             with torch.no_grad():
                 camera_frame = model(tensors.relative_2d[f, c][None], tensors.visible[f, c][None])[0].double()
-            world.append(tensors.R[f, c].double().T @ camera_frame.T)  # Rᵀ X, one view at a time
+            world.append(tensors.cameras.R[f, c].double().T @ camera_frame.T)  # Rᵀ X, one view at a time
         world = torch.stack(world).transpose(-1, -2)  # (V, J, 3)
         average = world.mean(0)
         spread = (world - average).norm(dim=-1).mean(0)
@@ -239,13 +242,15 @@ def test_a_malformed_file_in_a_folder_is_reported_skipped_and_counted(checkpoint
     assert broken.name in capsys.readouterr().err
 
 
-def _foreign_checkpoint(path: Path, joints: int) -> Path:
-    """A well-formed checkpoint of a network lifting ``joints`` joints."""
-    zeros, ones = torch.zeros(joints, 3), torch.ones(joints, 3)
+def _foreign_checkpoint(path: Path, skeleton_name: str) -> Path:
+    """A well-formed checkpoint of a small network naming ``skeleton_name`` (known or not) as its skeleton."""
+    skeleton = BODY_HANDS if skeleton_name == "body_hands" else BODY
+    zeros, ones = torch.zeros(skeleton.num_joints, 3), torch.ones(skeleton.num_joints, 3)
     stats = NormalisationStats(zeros[:, :2], ones[:, :2], zeros, ones)
-    network = LiftingNetwork(ModelConfig(num_joints=joints, hidden=8), stats)
-    torch.save({"format": "weakpose-lite checkpoint", "version": CHECKPOINT_VERSION, "config": asdict(TrainConfig()),
-                "model_config": asdict(network.config), "best_model": network.state_dict()}, path)  # fmt: skip
+    config = TrainConfig(model=ModelConfig(hidden=8))
+    network = LiftingNetwork(config.model, skeleton, stats)
+    torch.save({"format": "weakpose-lite checkpoint", "version": CHECKPOINT_VERSION, "config": asdict(config),
+                "skeleton": skeleton_name, "best_model": network.state_dict()}, path)  # fmt: skip
     return path
 
 
@@ -255,15 +260,15 @@ def _bad_cases(tmp: Path, checkpoint: Path, dataset_file: Path, calibration: Pat
     not_openpose.write_text('{"bodies": []}')
     corrupted = tmp / "corrupted.pt"
     corrupted.write_bytes(checkpoint.read_bytes()[: 2000])
-    hands = _foreign_checkpoint(tmp / "hands.pt", 60)
-    other = _foreign_checkpoint(tmp / "other.pt", 25)
+    hands = _foreign_checkpoint(tmp / "hands.pt", "body_hands")
+    other = _foreign_checkpoint(tmp / "other.pt", "body_25_feet")
     layout = BAD_INPUTS / "openpose_19_keypoints_keypoints.json"
     pinhole = ("--focal", "1400", "--image-size", "1920", "1080")
     return {
         "not_openpose": ((checkpoint, not_openpose, *pinhole), not_openpose.name, "people is missing"),
         "unknown_layout": ((checkpoint, layout, *pinhole), layout.name, "unknown layout: expected 54 numbers"),
-        "skeleton_mismatch": ((hands, dataset_file), dataset_file.name, "hands.pt lifts 60 (body_hands)"),
-        "unknown_skeleton": ((other, dataset_file), other.name, "expected a skeleton of 18 (body), 60 (body_hands)"),
+        "skeleton_mismatch": ((hands, dataset_file), dataset_file.name, "skeleton_name must be 'body_hands'"),
+        "unknown_skeleton": ((other, dataset_file), other.name, "unknown skeleton 'body_25_feet'"),
         "corrupted_checkpoint": ((corrupted, dataset_file), corrupted.name, "not a readable weakpose-lite checkpoint"),
         "no_intrinsics": ((checkpoint, folder), folder.name, "--focal F and --image-size W H"),
         "focal_without_size": ((checkpoint, folder, "--focal", "1400"), folder.name, "--focal without --image-size"),
@@ -288,7 +293,7 @@ def test_bad_input_is_a_clear_error_and_writes_nothing(case, checkpoint, test_se
     (tmp_path / "broken" / "a_keypoints.json").write_text("[]")
     arguments, named, expected = _bad_cases(tmp_path, checkpoint, tmp_path / "test.npz", calibration, folder)[case]
     output = tmp_path / "out" / "poses.json"
-    assert lift.main([*map(str, arguments), "-o", str(output)]) == 1
+    assert lift.main([*map(str, arguments), "-o", str(output)]) == 2
     error = capsys.readouterr().err
     assert named in error and expected in error
     assert not output.parent.exists() or not any(output.parent.iterdir())
@@ -296,7 +301,7 @@ def test_bad_input_is_a_clear_error_and_writes_nothing(case, checkpoint, test_se
 
 def test_output_of_an_unknown_extension_is_refused_before_any_work(checkpoint, test_set, tmp_path, capsys):
     test_set.save(tmp_path / "test.npz")
-    assert lift.main([str(checkpoint), str(tmp_path / "test.npz"), "-o", str(tmp_path / "poses.txt")]) == 1
+    assert lift.main([str(checkpoint), str(tmp_path / "test.npz"), "-o", str(tmp_path / "poses.txt")]) == 2
     assert "must end in .json or .npz" in capsys.readouterr().err
     assert not (tmp_path / "poses.txt").exists()
 
@@ -308,9 +313,9 @@ def test_a_failure_while_writing_leaves_no_partial_output(checkpoint, test_set, 
         handle.write(b"PK\x03\x04 partial")
         raise OSError("disk full")
 
-    monkeypatch.setattr(lift.np, "savez_compressed", fail_midway)
+    monkeypatch.setattr(poses_file.np, "savez_compressed", fail_midway)
     output = tmp_path / "out" / "poses.npz"
-    assert lift.main([str(checkpoint), str(tmp_path / "test.npz"), "-o", str(output)]) == 1
+    assert lift.main([str(checkpoint), str(tmp_path / "test.npz"), "-o", str(output)]) == 2
     assert list(output.parent.iterdir()) == []
 
 
@@ -357,14 +362,14 @@ def test_fuse_views_matches_a_float64_loop():
 
 
 def test_pinhole_intrinsics_put_the_principal_point_at_the_centre():
-    K = inference.pinhole_intrinsics(1000.0, 640, 480, torch.float64)
+    K = pinhole_intrinsics(1000.0, 640, 480, torch.float64)
     assert torch.equal(K, torch.tensor([[1000.0, 0, 320], [0, 1000, 240], [0, 0, 1]], dtype=torch.float64))
     with pytest.raises(ValueError, match="must be positive"):
-        inference.pinhole_intrinsics(0.0, 640, 480)
+        pinhole_intrinsics(0.0, 640, 480)
 
 
 def test_frame_numbers_come_from_names_or_their_order():
-    assert lift.frame_numbers(["a_000000000150_keypoints.json", "a_000000000151_keypoints.json"]) == [150, 151]
-    assert lift.frame_numbers(["img7.json", "img9.json"]) == [7, 9]
-    assert lift.frame_numbers(["front.json", "img9.json"]) == [0, 1]
-    assert lift.frame_numbers(["a1.json", "b1.json"]) == [0, 1]
+    assert frame_numbers(["a_000000000150_keypoints.json", "a_000000000151_keypoints.json"]) == [150, 151]
+    assert frame_numbers(["img7.json", "img9.json"]) == [7, 9]
+    assert frame_numbers(["front.json", "img9.json"]) == [0, 1]
+    assert frame_numbers(["a1.json", "b1.json"]) == [0, 1]

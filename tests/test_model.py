@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from weakpose_lite.model import LiftingNetwork, ModelConfig, NormalisationStats, PackedDropout, count_parameters
+from weakpose_lite.skeleton import BODY
 
 
 def _identity_stats(joints: int) -> NormalisationStats:
@@ -11,7 +12,7 @@ def _identity_stats(joints: int) -> NormalisationStats:
 
 
 def test_paper_model_has_six_linear_layers_and_4_3_million_parameters():
-    model = LiftingNetwork(ModelConfig(), _identity_stats(18))
+    model = LiftingNetwork(ModelConfig(), BODY, _identity_stats(18))
     linear = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
     assert len(linear) == 6
     assert all(m.out_features == 1024 for m in linear[:-1])
@@ -20,7 +21,7 @@ def test_paper_model_has_six_linear_layers_and_4_3_million_parameters():
 
 
 def test_weights_follow_xavier_uniform_bounds_and_zero_biases():
-    model = LiftingNetwork(ModelConfig(), _identity_stats(18))
+    model = LiftingNetwork(ModelConfig(), BODY, _identity_stats(18))
     for layer in (m for m in model.modules() if isinstance(m, torch.nn.Linear)):
         bound = (6 / (layer.in_features + layer.out_features)) ** 0.5
         assert layer.weight.abs().max() <= bound
@@ -31,7 +32,7 @@ def test_weights_follow_xavier_uniform_bounds_and_zero_biases():
 def test_output_is_root_relative_and_unnormalised():
     torch.manual_seed(0)
     stats = NormalisationStats(torch.zeros(18, 2), torch.ones(18, 2), torch.full((18, 3), 50.0), torch.full((18, 3), 300.0))
-    model = LiftingNetwork(ModelConfig(), stats).eval()
+    model = LiftingNetwork(ModelConfig(), BODY, stats).eval()
     output = model(torch.randn(5, 18, 2), torch.ones(5, 18, dtype=torch.bool))
     assert output.shape == (5, 18, 3)
     assert (output[:, 1] == 0).all()
@@ -41,7 +42,7 @@ def test_output_is_root_relative_and_unnormalised():
 def test_missing_joints_enter_as_the_training_mean():
     torch.manual_seed(1)
     stats = NormalisationStats(torch.randn(18, 2), torch.rand(18, 2) + 0.5, torch.zeros(18, 3), torch.ones(18, 3))
-    model = LiftingNetwork(ModelConfig(hidden=64), stats).eval()
+    model = LiftingNetwork(ModelConfig(hidden=64), BODY, stats).eval()
     keypoints = torch.randn(3, 18, 2)
     visible = torch.ones(3, 18, dtype=torch.bool)
     visible[:, 4] = False
@@ -77,7 +78,7 @@ def test_model_fits_a_tiny_batch():
     targets[:, 1] = 0
     visible = torch.ones(32, 18, dtype=torch.bool)
     stats = NormalisationStats.from_3d(inputs, visible, targets, visible)
-    model = LiftingNetwork(ModelConfig(hidden=256, dropout=0.0), stats)
+    model = LiftingNetwork(ModelConfig(hidden=256, dropout=0.0), BODY, stats)
     optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
     first = None
     for _ in range(300):

@@ -1,4 +1,5 @@
-"""Tests of weakpose_lite.data.motion: anthropometry, forward kinematics, joint ranges by geometry, smoothness."""
+"""Tests of weakpose_lite.data.synthetic.body and .motion: anthropometry, forward kinematics, joint ranges by
+geometry, smoothness."""
 
 import math
 
@@ -6,15 +7,8 @@ import pytest
 import torch
 from scipy.spatial.transform import Rotation
 
-from weakpose_lite.data.motion import (
-    DEGREES_OF_FREEDOM,
-    HEIGHT_RANGE_MM,
-    JOINT_LIMITS,
-    arm_elevation_angles,
-    pose_sequence,
-    sample_motion,
-    sample_subject,
-)
+from weakpose_lite.data.synthetic.body import DEGREES_OF_FREEDOM, HEIGHT_RANGE_MM, JOINT_LIMITS, pose_sequence, sample_subject
+from weakpose_lite.data.synthetic.motion import arm_elevation_angles, sample_motion
 from weakpose_lite.skeleton import BODY_HANDS
 
 FPS = 29.97

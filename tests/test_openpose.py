@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from weakpose_lite.cameras import Camera
-from weakpose_lite.data import openpose
-from weakpose_lite.data.panoptic import Calibration
+from weakpose_lite.data.formats import openpose
+from weakpose_lite.data.formats.panoptic import Calibration
 from weakpose_lite.skeleton import BODY25, BODY_HANDS, COCO18
 
 

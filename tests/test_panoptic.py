@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from weakpose_lite.cameras import Camera, project
-from weakpose_lite.data import panoptic
-from weakpose_lite.data.panoptic import Calibration
+from weakpose_lite.data.formats import panoptic
+from weakpose_lite.data.formats.panoptic import Calibration
 from weakpose_lite.skeleton import COCO18, HAND21, PANOPTIC_COCO19
 
 # CI clones the repository and puts shared/ beside it: <repo>/../shared.

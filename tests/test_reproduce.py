@@ -2,17 +2,22 @@
 
 import json
 
+from dataclasses import replace
+
 from weakpose_lite import paper
-from weakpose_lite.reproduce import ReproduceConfig, parse_arguments, reproduce
+from weakpose_lite.model import ModelConfig
+from weakpose_lite.reproduce import QUICK_TRAINING, ReproduceConfig, parse_arguments, reproduce
+
+TINY_TRAINING = replace(QUICK_TRAINING, epochs=1, model=ModelConfig(hidden=32), max_frames_per_epoch=64, device="cpu")
 
 
 def test_reproduce_writes_results_summary_and_prints_both_tables(tmp_path, capsys):
-    config = ReproduceConfig(synthetic_size="tiny", output=str(tmp_path / "run"), epochs=1, lm_only_epochs=1, hidden=32,
-                             max_frames_per_epoch=64, device="cpu")  # fmt: skip
+    config = ReproduceConfig(synthetic_size="tiny", output=str(tmp_path / "run"), lm_only_epochs=1, training=TINY_TRAINING)
     summary = reproduce(config)
     printed = capsys.readouterr().out
     written = json.loads((tmp_path / "run" / "summary.json").read_text())
-    assert {"strong_mpjpe_mm", "weak_mpjpe_mm", "lm_only_bone_ratio"} <= set(written)
+    assert {"strong_mpjpe_mm", "weak_mpjpe_mm", "lm_only_bone_ratio", "weak_lambda", "loss_units"} <= set(written)
+    assert (written["weak_lambda"], written["loss_units"]) == (0.8, "cm_pixels")
     assert written["weak_mpjpe_mm"] == summary["weak_mpjpe_mm"] > 0
     for name in ("strong", "weak", "lm_only"):
         record = json.loads((tmp_path / "run" / f"{name}.json").read_text())
@@ -28,17 +33,9 @@ def test_reproduce_writes_results_summary_and_prints_both_tables(tmp_path, capsy
 
 
 def test_command_line_fills_the_config():
-    config = parse_arguments(["--epochs", "3", "--max-frames-per-epoch", "100", "--dataset", "somewhere"])
-    assert (config.epochs, config.max_frames_per_epoch, config.dataset) == (3, 100, "somewhere")
+    config = parse_arguments(["--epochs", "3", "--max-frames-per-epoch", "100", "--dataset", "somewhere", "--hidden", "64"])
+    assert (config.training.epochs, config.training.max_frames_per_epoch, config.dataset) == (3, 100, "somewhere")
+    assert config.training.model.hidden == 64 and config.training.model.dropout == QUICK_TRAINING.model.dropout
     assert parse_arguments([]) == ReproduceConfig()
-    config = parse_arguments(["--max-frames-per-epoch", "none", "--dataset", "None"])
-    assert (config.max_frames_per_epoch, config.dataset) == (None, None)
-
-
-def test_at_the_papers_lambda_the_weak_model_is_trained_once(tmp_path, capsys):
-    config = ReproduceConfig(synthetic_size="tiny", output=str(tmp_path / "run"), epochs=1, lm_only_epochs=1, hidden=32,
-                             max_frames_per_epoch=64, lam=0.8, device="cpu")  # fmt: skip
-    summary = reproduce(config)
-    assert not (tmp_path / "run" / "weak_lambda_0.8").exists()
-    assert summary["weak_lambda_0.8_mpjpe_mm"] == summary["weak_mpjpe_mm"]
-    assert "weak at the paper's" not in capsys.readouterr().out
+    config = parse_arguments(["--max-frames-per-epoch", "none", "--dataset", "None", "--hands"])
+    assert (config.training.max_frames_per_epoch, config.dataset, config.hands) == (None, None, True)

@@ -8,20 +8,18 @@ import torch
 
 from weakpose_lite.cameras import Camera, look_at_rotation, project
 from weakpose_lite.data import synthetic
-from weakpose_lite.data.detections import DetectionConfig
+from weakpose_lite.data.dataset import SPLITS
 from weakpose_lite.data.synthetic import (
-    DOME_CENTRE_MM,
-    SPLITS,
     SyntheticConfig,
     assign_subjects,
-    child_generator,
     load_or_make_synthetic,
     make_synthetic_splits,
-    panoptic_like_rig,
-    rig_centre,
     sample_view_masks,
     synthetic_folder,
 )
+from weakpose_lite.data.synthetic.detections import DetectionConfig
+from weakpose_lite.data.synthetic.rig import DOME_CENTRE_MM, panoptic_like_rig, rig_centre
+from weakpose_lite.data.synthetic.seeding import child_generator
 from weakpose_lite.skeleton import BODY_HANDS
 
 SMALL = SyntheticConfig.tiny(num_subjects=3, frames_per_sequence=20)

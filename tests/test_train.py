@@ -6,9 +6,13 @@ import pytest
 import torch
 
 from weakpose_lite.data.synthetic import SyntheticConfig, make_synthetic_splits
-from weakpose_lite.train import TrainConfig, evaluate_model, load_checkpoint, load_model, prepare, sample_views, train
+from weakpose_lite.inference import evaluate
+from weakpose_lite.model import ModelConfig
+from weakpose_lite.train import TrainConfig, load_checkpoint, load_model, sample_views, train
+from weakpose_lite.views import make_views
 
-QUICK = TrainConfig(hidden=32, dropout=0.1, epochs=2, max_frames_per_epoch=48, views_per_frame=8, device="cpu")
+QUICK = TrainConfig(model=ModelConfig(hidden=32, dropout=0.1), epochs=2, max_frames_per_epoch=48, views_per_frame=8,
+                    device="cpu")  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +38,8 @@ def test_weak_training_runs_without_any_groundtruth_and_gives_the_same_model(spl
 
 
 def test_strong_training_uses_triangulated_targets_not_groundtruth(splits):
-    tensors = prepare(splits["train"], with_targets=True)
-    frames = tensors.frames
+    tensors = make_views(splits["train"], with_targets=True)
+    frames = tensors.trainable_frames
     valid = tensors.target_valid[frames] & tensors.truth_valid[frames]
     errors = (tensors.targets[frames] - tensors.truth[frames]).norm(dim=-1)  # (N, C, J)
     difference = errors[valid.unsqueeze(1).expand_as(errors)]
@@ -85,9 +89,9 @@ def test_checkpoint_round_trip_and_clear_errors(splits, tmp_path):
 def test_sampled_views_are_distinct_and_usable():
     generator = torch.Generator().manual_seed(0)
     usable = torch.rand(50, 31, generator=generator) > 0.3
-    views, mask = sample_views(usable, 16, generator)
+    views = sample_views(usable, 16, generator)
     for frame in range(50):
-        chosen = views[frame][mask[frame]]
+        chosen = views[frame][usable[frame, views[frame]]]
         assert usable[frame, chosen].all()
         assert len(set(chosen.tolist())) == len(chosen) == min(16, int(usable[frame].sum()))
 
@@ -96,6 +100,6 @@ def test_evaluation_needs_groundtruth_and_counts_only_valid_joints(splits):
     result = train(QUICK, splits["train"], splits["validation"])
     test = splits["test"]
     with pytest.raises(ValueError, match="no 3D groundtruth"):
-        evaluate_model(result.model, prepare(test.without_groundtruth(), False), test.skeleton)
-    evaluation = evaluate_model(result.model, prepare(test, False), test.skeleton)
+        evaluate(result.model, make_views(test.without_groundtruth(), False), test.skeleton)
+    evaluation = evaluate(result.model, make_views(test, False), test.skeleton)
     assert evaluation["mpjpe_mm"] > 0 and len(evaluation["per_joint_mpjpe_mm"]) == 18

@@ -63,6 +63,10 @@ class Camera:
         """Move or cast every parameter, as ``Tensor.to``."""
         return Camera(*(p.to(*args, **kwargs) for p in (self.K, self.R, self.t, self.dist)))
 
+    def repeat(self, count: int) -> Camera:
+        """Cameras (...) -> the same cameras ``count`` times (count, ...), e.g. a rig once per frame."""
+        return Camera(*(p.expand(count, *p.shape).contiguous() for p in (self.K, self.R, self.t, self.dist)))
+
     def world_to_camera(self, points: Tensor) -> Tensor:
         """World points (..., J, 3) -> camera-frame points (..., J, 3): R X + t (Eq. 9)."""
         return world_to_camera(points, self.R, self.t)
@@ -75,6 +79,13 @@ class Camera:
 def stack_cameras(cameras: list[Camera], dim: int = 0) -> Camera:
     """N cameras of equal batch shape (...) -> one camera of batch shape (N, ...), the new dimension at ``dim``."""
     return Camera(*(torch.stack([getattr(c, f) for c in cameras], dim) for f in ("K", "R", "t", "dist")))
+
+
+def pinhole_intrinsics(focal: float, width: float, height: float, dtype: torch.dtype = torch.float32) -> Tensor:
+    """A focal length and image size in pixels -> K (3, 3) with square pixels and the principal point at the centre."""
+    if not focal > 0 or not width > 0 or not height > 0:
+        raise ValueError(f"focal and image size must be positive, got focal {focal}, size {width}x{height}")
+    return torch.tensor([[focal, 0.0, width / 2], [0.0, focal, height / 2], [0.0, 0.0, 1.0]], dtype=dtype)
 
 
 def world_to_camera(points: Tensor, R: Tensor, t: Tensor) -> Tensor:

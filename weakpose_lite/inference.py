@@ -1,66 +1,75 @@
-"""Lifting detections with a trained h_θ: batched prediction, fusion of calibrated views, and a status per frame.
+"""Using a trained h_θ: the one prediction path, evaluation under the protocol, and lifting with a status per frame.
 
-Single view: h_θ's root-relative camera-frame pose (Eq. 1) is the answer. Several calibrated views of one moment:
+``predict`` runs h_θ (Eq. 1) on every (frame, view) pair of a ``Views``: training calls it on a batch (gradient
+kept), evaluation and lifting on whole datasets in chunks. ``evaluate`` scores the usable views against the
+groundtruth with ``metrics.evaluate``.
+
+Lifting. Single view: h_θ's root-relative camera-frame pose is the answer. Several calibrated views of one moment:
 each view's prediction is rotated to the world frame (Eq. 5), the rotated poses are averaged (Eq. 6) and placed at
 the root's triangulated world position (Eq. 8), as the weak loss does during training; the spread of the views about
 their average is reported as a per-joint uncertainty (a network that is consistent across views, the goal of L_M,
-has a small one).
-
-A frame that cannot be lifted is given a status instead of a pose (``STATUSES``); nothing here raises for it.
+has a small one). A frame that cannot be lifted gets a status instead of a pose (``STATUSES``); nothing here raises
+for it.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
+from weakpose_lite import metrics
 from weakpose_lite.cameras import rotate_to_world
 from weakpose_lite.losses import average_pose
 from weakpose_lite.model import LiftingNetwork
+from weakpose_lite.skeleton import Skeleton, to_absolute
+from weakpose_lite.views import Views
 
 # Why a frame (or a person in a frame) has no pose; index 0 is success. Stored as these names in the output files.
 STATUSES = ("ok", "no_person", "root_missing", "too_few_joints", "too_few_views")
 OK, NO_PERSON, ROOT_MISSING, TOO_FEW_JOINTS, TOO_FEW_VIEWS = range(len(STATUSES))
+EVALUATION_BATCH = 8192  # poses per network call when predicting a whole dataset
 
 
-def pinhole_intrinsics(focal: float, width: float, height: float, dtype: torch.dtype = torch.float32) -> Tensor:
-    """A focal length and image size in pixels -> K (3, 3) with square pixels and the principal point at the centre."""
-    if not focal > 0 or not width > 0 or not height > 0:
-        raise ValueError(f"focal and image size must be positive, got focal {focal}, size {width}x{height}")
-    return torch.tensor([[focal, 0.0, width / 2], [0.0, focal, height / 2], [0.0, 0.0, 1.0]], dtype=dtype)
+def predict(
+    model: LiftingNetwork, views: Views, batch_size: int | None = None, progress: Callable[[int], object] | None = None
+) -> Tensor:
+    """h_θ on every (frame, view) pair: ``views`` (F, C) -> root-relative camera-frame 3D (F, C, J, 3) mm, 0 where a
+    view is not usable.
+
+    With ``batch_size`` None all pairs go through the network at once (a training batch; the gradient is kept);
+    otherwise whole frames of at most ``batch_size`` poses at a time, and ``progress`` is called with the number of
+    frames each chunk finished. The network's mode (train or eval) is the caller's.
+    """
+    frames, cameras, joints, _ = views.relative_2d.shape
+    if batch_size is not None and frames > 0:
+        chunks = torch.arange(frames, device=views.usable.device).split(max(1, batch_size // max(cameras, 1)))
+        return torch.cat([_reported(predict(model, views[chunk]), progress) for chunk in chunks])
+    inputs = views.relative_2d.to(model.mean_2d.dtype).reshape(frames * cameras, joints, 2)
+    predicted = model(inputs, views.visible.reshape(frames * cameras, joints)).reshape(frames, cameras, joints, 3)
+    return torch.where(views.usable[..., None, None], predicted, torch.zeros_like(predicted))
+
+
+def _reported(predicted: Tensor, progress: Callable[[int], object] | None) -> Tensor:
+    if progress is not None:
+        progress(predicted.shape[0])
+    return predicted
 
 
 @torch.no_grad()
-def predict_usable(
-    model: LiftingNetwork,
-    relative_2d: Tensor,
-    visible: Tensor,
-    usable: Tensor,
-    batch_size: int = 8192,
-    progress: Callable[[int], object] | None = None,
-) -> Tensor:
-    """Inputs (F, C, J, 2), visible (F, C, J), usable (F, C) -> root-relative camera-frame 3D (F, C, J, 3) mm, 0 where
-    not usable.
-
-    Runs h_θ on the usable (frame, view) pairs only, in chunks of whole frames of at most ``batch_size`` poses;
-    ``progress`` is called with the number of frames each chunk finished.
-    """
+def evaluate(model: LiftingNetwork, views: Views, skeleton: Skeleton) -> dict[str, object]:
+    """Every metric of ``metrics.PROTOCOL`` over the usable views of the trainable frames, against the groundtruth."""
+    if views.truth is None:
+        raise ValueError("this dataset has no 3D groundtruth to evaluate against")
     model.eval()
-    dtype = model.mean_2d.dtype
-    frames, views, joints, _ = relative_2d.shape
-    predicted = relative_2d.new_zeros(frames, views, joints, 3, dtype=dtype)
-    frames_per_chunk = max(1, batch_size // max(views, 1))
-    for start in range(0, frames, frames_per_chunk):
-        chunk = slice(start, start + frames_per_chunk)
-        pick = usable[chunk]
-        if pick.any():
-            inputs = relative_2d[chunk][pick].to(dtype)
-            predicted[chunk][pick] = model(inputs, visible[chunk][pick])
-        if progress is not None:
-            progress(pick.shape[0])
-    return predicted
+    scored = views[views.trainable_frames]
+    predicted = predict(model, scored, EVALUATION_BATCH)
+    pairs = scored.usable
+    valid = scored.truth_valid.unsqueeze(1).expand(*pairs.shape, -1)
+    return metrics.evaluate(predicted[pairs].cpu(), scored.truth[pairs].cpu(), valid[pairs].cpu(), skeleton)
 
 
 def fuse_views(predicted: Tensor, R: Tensor, usable: Tensor) -> tuple[Tensor, Tensor]:
@@ -91,3 +100,37 @@ def multi_view_status(view_mask: Tensor, fused: Tensor) -> Tensor:
     """Views present (F, C), frames fused (F,) bool (two usable views and a triangulated root) -> status (F,) long."""
     status = torch.where(fused, OK, TOO_FEW_VIEWS)
     return torch.where(view_mask.any(-1), status, NO_PERSON)
+
+
+@dataclass(frozen=True)
+class LiftedPoses:
+    """N lifted rows: status (N,) into ``STATUSES``, views used (N,), poses (N, J, 3) mm and uncertainty (N, J) mm,
+    NaN where a row has none."""
+
+    status: Tensor
+    views: Tensor
+    poses: Tensor
+    uncertainty: Tensor
+
+
+def lift_views(
+    model: LiftingNetwork, views: Views, present: Tensor, coordinate_frame: str, min_visible_joints: int,
+    batch_size: int = EVALUATION_BATCH, progress: Callable[[int], object] | None = None,
+) -> LiftedPoses:  # fmt: skip
+    """Views (F, C) with present (F, C) -> one lifted row per frame: in the world frame by fusing the views
+    (``coordinate_frame="world"``), else the first view's root-relative pose in its camera frame."""
+    model.eval()
+    with torch.no_grad():
+        predicted = predict(model, views, batch_size, progress)
+    average, spread = fuse_views(predicted, views.cameras.R, views.usable)
+    if coordinate_frame == "world":
+        fused = torch.zeros(len(present), dtype=torch.bool)
+        fused[views.trainable_frames.cpu()] = True
+        status = multi_view_status(present, fused)
+        poses, uncertainty = to_absolute(average, views.root_world.to(average.dtype)), spread
+    else:
+        status = single_view_status(views.visible[:, 0], present[:, 0], model.skeleton.root, min_visible_joints)
+        poses, uncertainty = average, torch.full_like(spread, math.nan)
+    lifted = (status == OK)[:, None]
+    return LiftedPoses(status, views.usable.sum(1), torch.where(lifted[..., None], poses, math.nan),
+                       torch.where(lifted, uncertainty, math.nan))  # fmt: skip

@@ -17,23 +17,28 @@ strongly-supervised path, whose targets are themselves triangulated from 2D).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
 
-from weakpose_lite.skeleton import to_relative
+from weakpose_lite.skeleton import Skeleton, to_relative
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Architecture hyper-parameters, with the paper's defaults (§3.4.1)."""
+    """Architecture hyper-parameters, with the paper's defaults (§3.4.1); the skeleton is the network's other input."""
 
-    num_joints: int = 18
-    hidden: int = 1024
-    residual_blocks: int = 2
-    dropout: float = 0.5
-    root: int = 1
+    hidden: int = field(default=1024, metadata={"help": "units of each hidden layer"})
+    residual_blocks: int = field(default=2, metadata={"help": "residual blocks of two layers"})
+    dropout: float = field(default=0.5, metadata={"help": "dropout probability after each hidden layer"})
+
+    def __post_init__(self):
+        if self.hidden < 1 or self.residual_blocks < 0 or not 0 <= self.dropout < 1:
+            raise ValueError(
+                f"ModelConfig: hidden must be ≥ 1, residual_blocks ≥ 0 and dropout in [0, 1), got hidden {self.hidden}, "
+                f"residual_blocks {self.residual_blocks}, dropout {self.dropout}"
+            )
 
 
 @dataclass(frozen=True)
@@ -120,12 +125,14 @@ class PackedDropout(nn.Dropout):
 
 
 class LiftingNetwork(nn.Module):
-    """h_θ (Eq. 1): root-relative normalised 2D (N, J, 2) -> root-relative 3D in the camera frame (N, J, 3), mm."""
+    """h_θ (Eq. 1) for one skeleton: root-relative normalised 2D (N, J, 2) -> root-relative 3D in the camera frame
+    (N, J, 3), mm."""
 
-    def __init__(self, config: ModelConfig, stats: NormalisationStats):
+    def __init__(self, config: ModelConfig, skeleton: Skeleton, stats: NormalisationStats):
         super().__init__()
         self.config = config
-        joints = config.num_joints
+        self.skeleton = skeleton
+        joints = skeleton.num_joints
         self.network = nn.Sequential(
             _hidden_layer(2 * joints, config.hidden, config.dropout),
             *(ResidualBlock(config.hidden, config.dropout) for _ in range(config.residual_blocks)),
@@ -145,7 +152,7 @@ class LiftingNetwork(nn.Module):
         standardised = (relative_2d - self.mean_2d) / self.std_2d
         standardised = torch.where(visible.unsqueeze(-1), standardised, torch.zeros_like(standardised))
         output = self.network(standardised.flatten(-2)).unflatten(-1, (-1, 3))
-        return to_relative(output * self.std_3d + self.mean_3d, self.config.root)
+        return to_relative(output * self.std_3d + self.mean_3d, self.skeleton.root)
 
 
 def _xavier_init(module: nn.Module) -> None:

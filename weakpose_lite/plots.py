@@ -12,15 +12,18 @@ Plotly figures are plain ``go.Figure`` objects (never ``FigureWidget``): they re
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from weakpose_lite.cameras import Camera, camera_to_world, pixels_to_normalised
+from weakpose_lite.files import atomic_path
 from weakpose_lite.skeleton import Skeleton
 
 IMAGE_SIZE = (1920, 1080)  # Panoptic HD, (width, height) px
@@ -211,6 +214,25 @@ def plotly_skeleton_traces(pose, skeleton: Skeleton, valid=None, color: str = "r
             text=[joint for joint, ok in zip(skeleton.joints, valid) if ok], name=f"{name} joints",
         ),
     ]  # fmt: skip
+
+
+def plotly_poses_3d(poses: Mapping[str, object], skeleton: Skeleton) -> go.Figure:
+    """Named poses {title: (J, 3) mm} in a y-down frame -> one plotly 3D scene per pose, side by side."""
+    titles = list(poses)
+    figure = make_subplots(1, len(titles), specs=[[{"type": "scene"}] * len(titles)], subplot_titles=titles)
+    for index, title in enumerate(titles):
+        for trace in plotly_skeleton_traces(poses[title], skeleton, name=title):
+            figure.add_trace(trace, 1, index + 1)
+    figure.update_scenes(aspectmode="data", xaxis_title="x (mm)", yaxis_title="z (mm)", zaxis_title="−y (mm)")
+    figure.update_layout(showlegend=False)
+    return figure
+
+
+def save_and_close(figure: Figure, path: str | Path, dpi: int = 80) -> None:
+    """Write a matplotlib figure to ``path`` (its suffix gives the format) atomically, then release it."""
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, format=Path(path).suffix.lstrip(".") or "png", dpi=dpi)
+    plt.close(figure)
 
 
 def plot_learning_curves(histories: Mapping[str, Sequence[Mapping]], keys: Sequence[str]) -> Figure:

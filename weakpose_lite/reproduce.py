@@ -1,130 +1,138 @@
 """The quick reproduction: train strong, weak and L_M-only models on one dataset, print Tables 2 and 3 beside the
 paper's, and write the results files and ``summary.json``.
 
-    python -m weakpose_lite.reproduce                     # synthetic default data, a few minutes on 2 CPU cores
+    python -m weakpose_lite.reproduce                     # synthetic default data, minutes on 2 CPU cores
+    python -m weakpose_lite.reproduce --hands             # also the body + hands pair: Table 2's second row
     python -m weakpose_lite.reproduce --dataset DIR --epochs 100 --hidden 1024 --dropout 0.5 \\
-        --max-frames-per-epoch none --lam 0.8     # the paper's run on built data (a GPU job)
+        --max-frames-per-epoch none --device cuda         # the paper's run on built data (a GPU job)
 
 ``DIR`` holds ``train.npz``, ``validation.npz`` and ``test.npz`` (``data_scripts/build_panoptic_dataset.py``).
-
-Two weak models are trained: one at ``--lam`` (0.3 by default) and one at the paper's λ = 0.8. In the kit's
-normalised loss units, L_M pulls every pose towards the views' consensus with a force that grows with their
-disagreement, which shrinks poses while the network is still inaccurate; (1 − λ)·L_R holds them at the right size.
-After the few thousand steps of the quick run λ = 0.8 leaves poses about 25% too small; 0.3 had the lowest
-validation MPJPE of 0.2, 0.3, 0.4 and 0.8 (the sweep is in the ``train`` module docstring; the test split played no
-part in the choice). Both are printed, labelled.
+The weak model trains at the paper's λ = 0.8 with L_M in centimetres and L_R in pixels, the data's own units (the
+``train`` docstring says why the units matter; ``studies/units_lambda.py`` measured the choice).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
-from dataclasses import dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from weakpose_lite.data.dataset import MultiViewDataset
-from weakpose_lite.data.export import write_sequence
-from weakpose_lite.data.panoptic import calibration_file, read_calibration
+from weakpose_lite.configs import CommandParser, add_arguments, from_arguments, run_command
+from weakpose_lite.data.dataset import SPLITS, MultiViewDataset, load_splits
+from weakpose_lite.data.formats.export import write_sequence
+from weakpose_lite.data.formats.panoptic import calibration_file, read_calibration
 from weakpose_lite.data.synthetic import SyntheticConfig, load_or_make_synthetic
 from weakpose_lite.files import write_text_atomic
-from weakpose_lite.results import results_record, table_2, table_3, write_results
-from weakpose_lite.train import TrainConfig, evaluate_model, prepare, train
-
+from weakpose_lite.model import ModelConfig
+from weakpose_lite.results import table_2, table_3, train_and_report
+from weakpose_lite.train import TrainConfig
 
 PAPER_LAMBDA = 0.8  # §3.4.1
+# The main job's budget: 16 epochs of 4,000 frames (8,000 steps) of a 256-wide network, minutes on 2 CPU cores.
+QUICK_TRAINING = TrainConfig(epochs=16, model=ModelConfig(hidden=256, dropout=0.25), max_frames_per_epoch=4000)
+
+
+def _option(default, help_text: str):
+    return field(default=default, metadata={"help": help_text})
 
 
 @dataclass(frozen=True)
 class ReproduceConfig:
-    """What the quick reproduction runs; the defaults finish in minutes on a 2-core CPU."""
+    """What the reproduction runs; the defaults finish in minutes on a 2-core CPU."""
 
-    dataset: str | None = None  # folder with train/validation/test.npz; None: the synthetic default
-    synthetic_size: str = "default"  # "tiny" (CI), "default", or "panoptic_sized"
-    rig_calibration: str | None = None  # a Panoptic calibration JSON whose HD cameras replace the synthetic dome
-    skeleton: str = "body"
-    output: str = "results/reproduce"
-    epochs: int = 16
-    lm_only_epochs: int = 2
-    hidden: int = 256
-    dropout: float = 0.25
-    lam: float = 0.3  # the weak model's λ, chosen on the validation split; the paper's 0.8 is trained beside it
-    max_frames_per_epoch: int | None = 4000
-    seed: int = 0
-    device: str = "auto"
+    dataset: str | None = _option(None, "folder with train/validation/test.npz; none: the synthetic default")
+    synthetic_size: str = _option("default", "synthetic preset: tiny (CI), default, or panoptic_sized")
+    rig_calibration: str | None = _option(None, "a Panoptic calibration JSON whose HD cameras replace the dome")
+    skeleton: str = _option("body", "body, or body_hands for Table 2's second row alone")
+    hands: bool = _option(False, "after the body models, also train and report the body + hands pair")
+    output: str = _option("results/reproduce", "folder of the results, checkpoints and summary.json")
+    lm_only_epochs: int = _option(2, "epochs of the L_M-only model (it collapses within them)")
+    training: TrainConfig = field(default_factory=lambda: QUICK_TRAINING)
+
+    def __post_init__(self):
+        if self.synthetic_size not in ("tiny", "default", "panoptic_sized"):
+            raise ValueError(f"synthetic_size must be tiny, default or panoptic_sized, got {self.synthetic_size!r}")
+        if self.training.mode != "weak":
+            raise ValueError("ReproduceConfig.training describes the weak model (mode 'weak'); strong is trained beside it")
+        if self.lm_only_epochs < 1:
+            raise ValueError(f"lm_only_epochs must be at least 1, got {self.lm_only_epochs}")
 
 
-def load_splits(config: ReproduceConfig) -> dict[str, MultiViewDataset]:
+def read_splits(config: ReproduceConfig, skeleton: str) -> dict[str, MultiViewDataset]:
     """The train / validation / test datasets: built files from ``config.dataset``, else the synthetic rig."""
     if config.dataset is not None:
-        folder = Path(config.dataset)
-        return {split: MultiViewDataset.load(folder / f"{split}.npz") for split in ("train", "validation", "test")}
-
-    preset = getattr(SyntheticConfig, config.synthetic_size)() if config.synthetic_size != "default" else SyntheticConfig()
-    preset = replace(preset, skeleton=config.skeleton, seed=config.seed)
+        return load_splits(config.dataset)
+    preset = SyntheticConfig() if config.synthetic_size == "default" else getattr(SyntheticConfig, config.synthetic_size)()
+    preset = replace(preset, skeleton=skeleton, seed=config.training.seed)
     rig = None if config.rig_calibration is None else read_calibration(config.rig_calibration).cameras
     return load_or_make_synthetic(preset, Path(config.output).parent / "data", rig)
 
 
-def run_model(name: str, train_config: TrainConfig, splits: dict, output: Path) -> dict:
-    """Train one model, evaluate it on the test split, write its results file; returns the results record."""
-    result = train(train_config, splits["train"], splits["validation"], output / name)
-    test = splits["test"]
-    evaluation = evaluate_model(result.model, prepare(test, with_targets=False), test.skeleton)
-    record = results_record(name, train_config, evaluation, test.summary(), result.best_epoch, test.skeleton_name)
-    write_results(output / f"{name}.json", record)
-    return record
+def model_configs(config: ReproduceConfig) -> dict[str, TrainConfig]:
+    """The models of one skeleton, by results name: strong, weak and L_M alone (λ = 1)."""
+    weak = config.training
+    return {
+        "strong": replace(weak, mode="strong"),
+        "weak": weak,
+        "lm_only": replace(weak, lam=1.0, epochs=config.lm_only_epochs),
+    }
+
+
+def reproduce_skeleton(config: ReproduceConfig, skeleton: str, output: Path) -> tuple[dict[str, dict], MultiViewDataset]:
+    """Train and evaluate the models of one skeleton; print its tables; -> the results records by name, the test set."""
+    splits = read_splits(config, skeleton)
+    for split in SPLITS:
+        print(f"{split:>10}: {splits[split].summary()}")
+    records = {name: train_and_report(name, train_config, splits, output) for name, train_config in model_configs(config).items()}
+    print(table_2(records["strong"], records["weak"]))
+    if skeleton == "body":
+        print(table_3(records["strong"], records["weak"]))
+    return records, splits["test"]
+
+
+def summarise(records: dict[str, dict], prefix: str = "") -> dict:
+    """The summary's figures of one skeleton's records, keys prefixed by ``prefix``."""
+    strong, weak, lm_only = (records[name]["evaluation"] for name in ("strong", "weak", "lm_only"))
+    figures = {
+        "strong_mpjpe_mm": strong["mpjpe_mm"], "weak_mpjpe_mm": weak["mpjpe_mm"],
+        "weak_over_strong": weak["mpjpe_mm"] / strong["mpjpe_mm"],
+        "weak_over_strong_p_mpjpe": weak["p_mpjpe_mm"] / strong["p_mpjpe_mm"],
+        "lm_only_mpjpe_mm": lm_only["mpjpe_mm"], "lm_only_bone_ratio": lm_only["bone_length_ratio"],
+        "weak_bone_ratio": weak["bone_length_ratio"], "strong_bone_ratio": strong["bone_length_ratio"],
+    }  # fmt: skip
+    return {prefix + key: value for key, value in figures.items()}
 
 
 def reproduce(config: ReproduceConfig) -> dict:
-    """Run the three models and return the summary (also written to ``output/summary.json``)."""
+    """Run the models (and with ``hands`` the body + hands pair) and return the summary, also written to
+    ``output/summary.json`` (removed first, so an interrupted run leaves none)."""
     started = time.perf_counter()
     output = Path(config.output)
-    splits = load_splits(config)
-    for split, dataset in splits.items():
-        print(f"{split:>10}: {dataset.summary()}")
-    common = TrainConfig(
-        epochs=config.epochs, hidden=config.hidden, dropout=config.dropout, seed=config.seed, device=config.device,
-        max_frames_per_epoch=config.max_frames_per_epoch,
-    )  # fmt: skip
-    strong = run_model("strong", replace(common, mode="strong"), splits, output)
-    weak = run_model("weak", replace(common, mode="weak", lam=config.lam), splits, output)
-    paper_lam = config.lam == PAPER_LAMBDA
-    paper_config = replace(common, mode="weak", lam=PAPER_LAMBDA)
-    weak_paper = weak if paper_lam else run_model("weak_lambda_0.8", paper_config, splits, output)
-    lm_only = run_model("lm_only", replace(common, mode="weak", lam=1.0, epochs=config.lm_only_epochs), splits, output)
-    print(table_2(strong, weak, {} if paper_lam else {"weak at the paper's λ = 0.8": weak_paper}))
-    if config.skeleton == "body":
-        print(table_3(strong, weak))
-    summary = {
-        "strong_mpjpe_mm": strong["evaluation"]["mpjpe_mm"],
-        "weak_mpjpe_mm": weak["evaluation"]["mpjpe_mm"],
-        "weak_over_strong": weak["evaluation"]["mpjpe_mm"] / strong["evaluation"]["mpjpe_mm"],
-        "weak_lambda": config.lam,
-        "weak_lambda_0.8_mpjpe_mm": weak_paper["evaluation"]["mpjpe_mm"],
-        "weak_lambda_0.8_bone_ratio": weak_paper["evaluation"]["bone_length_ratio"],
-        "lm_only_mpjpe_mm": lm_only["evaluation"]["mpjpe_mm"],
-        "lm_only_bone_ratio": lm_only["evaluation"]["bone_length_ratio"],
-        "weak_bone_ratio": weak["evaluation"]["bone_length_ratio"],
-        "strong_bone_ratio": strong["evaluation"]["bone_length_ratio"],
-        "seconds": time.perf_counter() - started,
-        "config": config.__dict__,
-    }
+    (output / "summary.json").unlink(missing_ok=True)
+    records, test = reproduce_skeleton(config, config.skeleton, output)
+    summary = summarise(records)
+    weak = config.training
+    summary |= {"weak_lambda": weak.lam, "loss_units": weak.loss_units}
+    if weak.lam == PAPER_LAMBDA:
+        summary |= {"weak_lambda_0.8_mpjpe_mm": summary["weak_mpjpe_mm"], "weak_lambda_0.8_bone_ratio": summary["weak_bone_ratio"]}
+    if config.hands and config.skeleton == "body":
+        summary |= summarise(reproduce_skeleton(config, "body_hands", output / "body_hands")[0], "body_hands_")
+    summary |= {"seconds": time.perf_counter() - started, "config": asdict(config)}
     print(
         f"L_M alone (λ = 1) after {config.lm_only_epochs} epochs: mean predicted / true bone length "
         f"{summary['lm_only_bone_ratio']:.3f} (collapsed), MPJPE {summary['lm_only_mpjpe_mm']:.1f} mm; "
         f"weak {summary['weak_bone_ratio']:.3f}, strong {summary['strong_bone_ratio']:.3f}"
     )
     print(
-        f"weak (λ = {config.lam}) / strong = {summary['weak_over_strong']:.3f}; at λ = 0.8: "
-        f"{summary['weak_lambda_0.8_mpjpe_mm'] / summary['strong_mpjpe_mm']:.3f} (bone ratio "
-        f"{summary['weak_lambda_0.8_bone_ratio']:.3f}); {summary['seconds']:.0f} s in all; files in {output}/"
+        f"weak (λ = {weak.lam}, {weak.loss_units}) / strong: MPJPE {summary['weak_over_strong']:.3f}, P-MPJPE "
+        f"{summary['weak_over_strong_p_mpjpe']:.3f}; {summary['seconds']:.0f} s in all; files in {output}/"
     )
     write_text_atomic(output / "summary.json", json.dumps(summary, indent=1))
-    held_out = write_held_out_sequence(splits["test"], output)
+    held_out = write_held_out_sequence(test, output)
     print(f"a held-out test sequence, as Panoptic + OpenPose files to try `lift` on: {held_out}")
     print(f"  python -m weakpose_lite.lift {output / 'weak' / 'best.pt'} {held_out / 'openpose'} "
-          f"--calibration {calibration_file(held_out)} -o {output / 'lifted.json'}")
+          f"--calibration {calibration_file(held_out)} -o {output / 'lifted.json'}")  # fmt: skip
     return summary
 
 
@@ -135,27 +143,16 @@ def write_held_out_sequence(test: MultiViewDataset, output: Path) -> Path:
 
 
 def parse_arguments(argv: list[str] | None = None) -> ReproduceConfig:
-    """Command-line arguments -> ``ReproduceConfig`` (one flag per field)."""
-    parser = argparse.ArgumentParser(prog="python -m weakpose_lite.reproduce", description=__doc__.split("\n\n")[0])
-    defaults = ReproduceConfig()
-    for item in fields(ReproduceConfig):
-        default = getattr(defaults, item.name)
-        kind = {"int": int, "float": float}.get(item.type.split(" ")[0], str)
-        if "None" in item.type:
-            kind = _none_or(kind)
-        parser.add_argument(f"--{item.name.replace('_', '-')}", type=kind, default=default, help=f"default: {default}")
-    return ReproduceConfig(**vars(parser.parse_args(argv)))
+    """Command-line arguments -> ``ReproduceConfig`` (one flag per field, the training fields flattened)."""
+    parser = CommandParser(prog="python -m weakpose_lite.reproduce", description=__doc__.split("\n\n")[0])
+    add_arguments(parser, ReproduceConfig, ReproduceConfig(), exclude=("mode",))
+    return from_arguments(ReproduceConfig, parser.parse_args(argv), ReproduceConfig(), exclude=("mode",))
 
 
-def _none_or(kind: type):
-    """A command-line type that reads "none" as None (e.g. ``--max-frames-per-epoch none``: every frame)."""
-
-    def convert(text: str):
-        return None if text.lower() == "none" else kind(text)
-
-    convert.__name__ = kind.__name__  # argparse names the type in its error messages
-    return convert
+def main(argv: list[str] | None = None) -> int:
+    """The command line: 0 on success, 2 with one line on stderr for a bad flag, file or field."""
+    return run_command(lambda arguments: reproduce(parse_arguments(arguments)), argv)
 
 
 if __name__ == "__main__":
-    reproduce(parse_arguments())
+    raise SystemExit(main())

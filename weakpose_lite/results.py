@@ -1,7 +1,8 @@
 """Results files (one JSON per trained model) and the paper's tables printed beside ours.
 
 A results file holds the evaluation of ``metrics.evaluate`` on the test split, the training configuration, the
-chosen epoch and how it was chosen, the dataset's description, and the protocol line.
+chosen epoch and how it was chosen, the dataset's description, and the protocol line. It is strict JSON: a figure
+that does not exist (the root joint's error, a joint never valid) is ``null``, never a bare ``NaN``.
 """
 
 from __future__ import annotations
@@ -12,9 +13,23 @@ from dataclasses import asdict
 from pathlib import Path
 
 from weakpose_lite import paper
+from weakpose_lite.data.dataset import MultiViewDataset
 from weakpose_lite.files import write_text_atomic
+from weakpose_lite.inference import evaluate
 from weakpose_lite.metrics import PROTOCOL
 from weakpose_lite.skeleton import get_skeleton
+from weakpose_lite.train import TrainConfig, train
+from weakpose_lite.views import make_views
+
+
+def train_and_report(name: str, config: TrainConfig, splits: dict[str, MultiViewDataset], output: Path) -> dict:
+    """Train one model into ``output/name/``, evaluate it on the test split, write ``output/name.json``; -> its record."""
+    result = train(config, splits["train"], splits["validation"], output / name)
+    test = splits["test"]
+    evaluation = evaluate(result.model, make_views(test, with_targets=False), test.skeleton)
+    record = results_record(name, config, evaluation, test.summary(), result.best_epoch, test.skeleton_name)
+    write_results(output / f"{name}.json", record)
+    return record
 
 
 def results_record(name: str, config, evaluation: dict, dataset_summary: str, best_epoch: int, skeleton_name: str) -> dict:
@@ -23,7 +38,7 @@ def results_record(name: str, config, evaluation: dict, dataset_summary: str, be
         "name": name,
         "skeleton": skeleton_name,
         "joints": list(get_skeleton(skeleton_name).joints),
-        "evaluation": evaluation,
+        "evaluation": _without_nan(evaluation),
         "config": asdict(config),
         "best_epoch": best_epoch,
         "checkpoint_selection": config.selection_metric,
@@ -34,12 +49,21 @@ def results_record(name: str, config, evaluation: dict, dataset_summary: str, be
 
 def write_results(path: str | Path, record: dict) -> None:
     """Write one results file atomically."""
-    write_text_atomic(path, json.dumps(record, indent=1, allow_nan=True))
+    write_text_atomic(path, json.dumps(_without_nan(record), indent=1, allow_nan=False))
 
 
 def load_results(path: str | Path) -> dict:
     """Read a results file written by ``write_results``."""
     return json.loads(Path(path).read_text())
+
+
+def _without_nan(value):
+    """Nested dicts and lists with every NaN replaced by None (JSON null)."""
+    if isinstance(value, dict):
+        return {key: _without_nan(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_without_nan(item) for item in value]
+    return None if isinstance(value, float) and math.isnan(value) else value
 
 
 def _number(value: float | None, width: int = 9) -> str:
@@ -56,7 +80,8 @@ def table_2(strong: dict, weak: dict, more: dict[str, dict] | None = None) -> st
         f"Table 2 ({skeleton}): mean MPJPE, mm        strong      weak   weak/strong",
         f"  paper (Panoptic, reported)          {_number(reported['strong'])} {_number(reported['weak'])}"
         f"   {reported['weak'] / reported['strong']:.3f}",
-        f"  {'this run (weak at λ = ' + str(weak['config']['lam']) + ')':<36}{_number(ours_strong)} {_number(ours_weak)}"
+        f"  {'this run (weak: λ = ' + str(weak['config']['lam']) + ', ' + weak['config']['loss_units'] + ')':<36}"
+        f"{_number(ours_strong)} {_number(ours_weak)}"
         f"   {ours_weak / ours_strong:.3f}",
         f"  P-MPJPE, this run                   {_number(strong['evaluation']['p_mpjpe_mm'])}"
         f" {_number(weak['evaluation']['p_mpjpe_mm'])}",

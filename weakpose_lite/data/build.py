@@ -15,7 +15,6 @@ so no frame of a test person is seen in training.
 from __future__ import annotations
 
 import random
-import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NamedTuple
@@ -23,11 +22,10 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from weakpose_lite.cameras import Camera, stack_cameras
-from weakpose_lite.data.dataset import MultiViewDataset
-from weakpose_lite.data.detections import DetectionConfig, simulate_detections
-from weakpose_lite.data.openpose import read_openpose_views
-from weakpose_lite.data.panoptic import (
+from weakpose_lite.cameras import stack_cameras
+from weakpose_lite.data.dataset import SPLITS, MultiViewDataset, split_path
+from weakpose_lite.data.formats.openpose import OPENPOSE_FOLDER, read_openpose_views
+from weakpose_lite.data.formats.panoptic import (
     Calibration,
     calibration_file,
     hand_frames,
@@ -35,11 +33,11 @@ from weakpose_lite.data.panoptic import (
     read_calibration,
     read_hand_sequence,
 )
-from weakpose_lite.data.validation import check_not_empty, check_views_per_frame
-from weakpose_lite.skeleton import BODY, BODY_HANDS
+from weakpose_lite.data.formats.validation import check_not_empty, check_views_per_frame
+from weakpose_lite.data.synthetic.detections import DetectionConfig, simulate_detections
+from weakpose_lite.data.synthetic.seeding import child_generator
+from weakpose_lite.skeleton import BODY, BODY_HANDS, get_skeleton
 
-SPLITS = ("train", "validation", "test")
-OPENPOSE_FOLDER = "openpose"
 LICENCE = "CMU Panoptic Studio data: non-commercial research use only (panoptic-toolbox README)"
 
 
@@ -156,17 +154,19 @@ def build_sequence(folder: str | Path, skeleton: str, config: BuildConfig = Buil
             folder / OPENPOSE_FOLDER, calibration, bodies.frame_ids, hands, config.camera_type, config.min_views
         )
         points = points[torch.isin(bodies.frame_ids, found.frame_ids)]
-        keypoints, confidence, view_mask, frame_ids, dropped_ids = found
-        dropped = len(dropped_ids)
+        keypoints, confidence, view_mask, frame_ids = found.keypoints, found.confidence, found.view_mask, found.frame_ids
+        dropped = len(found.dropped_frame_ids)
     else:
-        keypoints, confidence, view_mask = simulate(points, calibration, folder.name, config)
+        keypoints, confidence, view_mask = simulate(points, calibration, folder.name, skeleton, config)
         frame_ids, dropped = bodies.frame_ids, 0
     return SequenceData(
         keypoints, confidence, view_mask, frame_ids, points, calibration, source, dropped, body_id=bodies.body_id
     )
 
 
-def simulate(points: Tensor, calibration: Calibration, name: str, config: BuildConfig) -> tuple[Tensor, Tensor, Tensor]:
+def simulate(
+    points: Tensor, calibration: Calibration, name: str, skeleton: str, config: BuildConfig
+) -> tuple[Tensor, Tensor, Tensor]:
     """Groundtruth (F, J, 3) mm, NaN where unknown -> simulated keypoints (F, C, J, 2), confidence (F, C, J) and
     view_mask (F, C) (every view present), from ``detections.simulate_detections`` at the cameras' image size."""
     sizes = {tuple(size) for size in calibration.image_sizes.tolist()}
@@ -175,11 +175,12 @@ def simulate(points: Tensor, calibration: Calibration, name: str, config: BuildC
     detection_config = replace(config.detection_config, image_size=sizes.pop())
     cameras = calibration.cameras.to(points.dtype)
     frames, views = points.shape[0], cameras.batch_shape[0]
-    frame_cameras = Camera(*(p.expand(frames, *p.shape) for p in (cameras.K, cameras.R, cameras.t, cameras.dist)))
     view_mask = torch.ones(frames, views, dtype=torch.bool)
-    # A seed per sequence, so adding a sequence does not change the noise of the others.
-    generator = torch.Generator().manual_seed(config.seed * 1_000_003 + zlib.crc32(name.encode()))
-    keypoints, confidence = simulate_detections(points, frame_cameras, view_mask, generator, detection_config)
+    # A generator per sequence, so adding a sequence does not change the noise of the others.
+    generator = child_generator(config.seed, "panoptic detections", name)
+    keypoints, confidence = simulate_detections(
+        points, cameras.repeat(frames), view_mask, generator, get_skeleton(skeleton), detection_config
+    )
     return keypoints, confidence, view_mask
 
 
@@ -243,7 +244,7 @@ def build_datasets(
     written = {}
     for split, names in plan.items():
         if names:
-            path = out / f"{split}.npz"
+            path = split_path(out, split)
             build_split([root / name for name in names], skeleton, split, config).save(path)
             written[split] = path
     return written

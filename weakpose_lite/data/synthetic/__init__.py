@@ -1,45 +1,30 @@
 """The kit's embedded default dataset: synthetic people in a Panoptic-like dome of 31 HD cameras, no download.
 
-- The rig (``panoptic_like_rig``) copies the geometry measured on the real HD calibrations: cameras on a sphere of
-  radius ≈ 2.77 m about a point 1.31 m above the floor, in seven rings from y = −3.4 m to −0.74 m (world y points
-  down, floor at y = 0), so their distance to the volume in x–z runs from 1.8 m (top ring) to 2.7 m; focal lengths
-  1393–1862 px (most near 1396), principal point near the image centre, OpenCV lenses with k1 ≈ −0.29 to −0.17,
-  k2 ≈ 0.16–0.22 and tiny p1, p2, k3; each camera aimed at the volume centre within a few degrees. A real rig (C,)
-  can be given instead.
-- People and motion come from ``motion``; detections from ``detections`` (OpenPose-like).
+- The cameras come from ``rig`` (or a real rig (C,) can be given instead); people from ``body`` and their movement
+  from ``motion``; detections from ``detections`` (OpenPose-like), every draw seeded by name (``seeding``).
 - Views: most frames see all cameras; as in Panoptic (18–31 views in Table 1), some sequences lose a few cameras
   for their whole length (corrupted videos) and some frames lose more, never below ``min_views``.
 - Splits are by whole subject, hence by whole sequence (no individual in two splits, as the paper's Table 1).
-
-Every random draw comes from a ``torch.Generator`` seeded from the config's seed and the name of what it draws
-(rig, subject 7, motion of subject 7 sequence 1, ...), so a dataset is reproducible and one subject's data does not
-depend on how many other subjects there are.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
-from weakpose_lite.cameras import Camera, look_at_rotation
-from weakpose_lite.data.dataset import MultiViewDataset
-from weakpose_lite.data.detections import DetectionConfig, simulate_detections
-from weakpose_lite.data.motion import Motion, pose_sequence, sample_motion, sample_subject
+from weakpose_lite.cameras import Camera
+from weakpose_lite.data.dataset import SPLITS, MultiViewDataset, load_splits, save_splits, split_path
+from weakpose_lite.data.synthetic.body import Motion, pose_sequence, sample_subject
+from weakpose_lite.data.synthetic.detections import DetectionConfig, simulate_detections
+from weakpose_lite.data.synthetic.motion import sample_motion
+from weakpose_lite.data.synthetic.rig import panoptic_like_rig, rig_centre
+from weakpose_lite.data.synthetic.seeding import child_generator
 from weakpose_lite.skeleton import get_skeleton
-
-SPLITS = ("train", "validation", "test")
-PANOPTIC_UP = (0.0, -1.0, 0.0)  # Panoptic's world y points down
-DOME_CENTRE_MM = (0.0, -1310.0, 0.0)  # where the real HD cameras' optical axes meet, 1.31 m above the floor
-DOME_RADIUS_MM = 2770.0
-# Seven rings of the real HD dome, top to bottom: height (world y, mm) and number of cameras.
-_RINGS = ((-3400.0, 5), (-3120.0, 5), (-2400.0, 5), (-1980.0, 5), (-1520.0, 5), (-1190.0, 5), (-740.0, 1))
-_GOLDEN_ANGLE = math.radians(137.5)  # staggers the rings so that no two cameras stand one above the other
 
 
 @dataclass(frozen=True)
@@ -83,79 +68,6 @@ class SyntheticConfig:
         return json.loads(json.dumps(asdict(self)))
 
 
-def child_generator(seed: int, *keys: object) -> torch.Generator:
-    """A generator seeded from ``seed`` and the keys naming what it will draw (stable across runs and machines)."""
-    digest = hashlib.sha256(repr((seed,) + keys).encode()).digest()
-    return torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") >> 1)
-
-
-def _uniform(generator: torch.Generator, low: float, high: float, count: int) -> Tensor:
-    return low + (high - low) * torch.rand(count, generator=generator, dtype=torch.float64)
-
-
-def _ring_of_each_camera(num_cameras: int) -> Tensor:
-    """(C,) ring index of each camera, in the proportions of Panoptic's rings (exactly its rings for C = 31)."""
-    counts = torch.tensor([count for _, count in _RINGS], dtype=torch.float64)
-    bounds = counts.cumsum(0) / counts.sum()
-    return torch.searchsorted(bounds, (torch.arange(num_cameras, dtype=torch.float64) + 0.5) / num_cameras)
-
-
-def panoptic_like_rig(generator: torch.Generator, num_cameras: int = 31) -> Camera:
-    """A random dome of HD cameras (C,) like Panoptic's, float32, world mm (y down); see the module docstring."""
-    ring = _ring_of_each_camera(num_cameras)
-    ring_heights = torch.tensor([height for height, _ in _RINGS], dtype=torch.float64)
-    heights = ring_heights[ring] + _uniform(generator, -20, 20, num_cameras)
-    per_ring = torch.bincount(ring, minlength=len(_RINGS)).to(torch.float64)
-    slot = torch.stack([(ring[:k] == ring[k]).sum() for k in range(num_cameras)]).to(torch.float64)
-    jitter = math.radians(8) * (2 * _uniform(generator, 0, 1, num_cameras) - 1)
-    azimuth = 2 * math.pi * slot / per_ring[ring] + _GOLDEN_ANGLE * ring + jitter
-    centre = torch.tensor(DOME_CENTRE_MM, dtype=torch.float64)
-    radius = DOME_RADIUS_MM + _uniform(generator, -40, 40, num_cameras)
-    horizontal = torch.sqrt(radius**2 - (heights - centre[1]) ** 2)
-    position = torch.stack([horizontal * torch.cos(azimuth), heights, horizontal * torch.sin(azimuth)], -1)
-    aim = centre + 120 * torch.randn(num_cameras, 3, generator=generator, dtype=torch.float64)
-    roll = math.radians(2.5) * torch.randn(num_cameras, generator=generator, dtype=torch.float64)
-    R = _roll(roll) @ look_at_rotation(position, aim, torch.tensor(PANOPTIC_UP, dtype=torch.float64))
-    t = -(R @ position.unsqueeze(-1)).squeeze(-1)
-    K, dist = _panoptic_like_lenses(num_cameras, generator)
-    return Camera(K, R, t, dist).to(torch.float32)
-
-
-def _roll(angle: Tensor) -> Tensor:
-    """Rotations (C, 3, 3) about the optical axis by ``angle`` (C,) rad."""
-    cos, sin, zero, one = torch.cos(angle), torch.sin(angle), torch.zeros_like(angle), torch.ones_like(angle)
-    return torch.stack([cos, -sin, zero, sin, cos, zero, zero, zero, one], -1).reshape(-1, 3, 3)
-
-
-def _panoptic_like_lenses(num_cameras: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
-    """Intrinsics K (C, 3, 3) and distortion (C, 5) drawn like the 31 real HD cameras.
-
-    Most real HD lenses have f ≈ 1396 px, the rest up to 1862 px; k1 rises from −0.29 to −0.17 with f.
-    """
-    short = _uniform(generator, 1393, 1400, num_cameras)
-    long = _uniform(generator, 1400, 1862, num_cameras)
-    fx = torch.where(_uniform(generator, 0, 1, num_cameras) < 0.6, short, long)
-    K = torch.zeros(num_cameras, 3, 3, dtype=torch.float64)
-    K[:, 0, 0], K[:, 1, 1] = fx, fx - _uniform(generator, 3, 5, num_cameras)
-    K[:, 0, 2] = 945 + 8 * torch.randn(num_cameras, generator=generator, dtype=torch.float64)
-    K[:, 1, 2] = 558 + 7 * torch.randn(num_cameras, generator=generator, dtype=torch.float64)
-    K[:, 2, 2] = 1
-    k1 = -0.285 + 0.00024 * (fx - 1396) + 0.008 * torch.randn(num_cameras, generator=generator, dtype=torch.float64)
-    k1 = k1.clamp(-0.35, -0.15)
-    k2 = _uniform(generator, 0.16, 0.22, num_cameras)
-    p1 = -2e-4 + 3e-4 * torch.randn(num_cameras, generator=generator, dtype=torch.float64)
-    p2 = 5e-4 + 3e-4 * torch.randn(num_cameras, generator=generator, dtype=torch.float64)
-    k3 = _uniform(generator, -0.06, 0.02, num_cameras)
-    return K, torch.stack([k1, k2, p1, p2, k3], -1)
-
-
-def rig_centre(cameras: Camera) -> Tensor:
-    """Cameras (C,) -> the point (3,) nearest to all their optical axes (least squares): the capture volume's centre."""
-    axis = cameras.R[:, 2, :].to(torch.float64)
-    centre = cameras.center.to(torch.float64)
-    projector = torch.eye(3, dtype=torch.float64) - axis[:, :, None] * axis[:, None, :]  # removes the axis direction
-    return torch.linalg.solve(projector.sum(0), (projector @ centre[..., None]).sum(0)).squeeze(-1).to(cameras.t.dtype)
-
 
 def sample_view_masks(num_frames: int, num_cameras: int, generator: torch.Generator, config: SyntheticConfig) -> Tensor:
     """(T, C) bool for one sequence: a few cameras lost for the whole sequence, a few more in some frames."""
@@ -188,11 +100,6 @@ def assign_subjects(config: SyntheticConfig) -> dict[str, list[int]]:
     return {split: sorted(chosen[split]) for split in SPLITS}
 
 
-def repeat_rig(rig: Camera, count: int) -> Camera:
-    """A rig (C,) -> the same cameras ``count`` times (count, C), e.g. once per frame or per sequence."""
-    parameters = (rig.K, rig.R, rig.t, rig.dist)
-    return Camera(*(parameter.expand(count, *parameter.shape).contiguous() for parameter in parameters))
-
 
 def _subject_sequences(subject_number: int, rig: Camera, floor_centre: Tensor, config: SyntheticConfig) -> list[dict]:
     """All sequences of one subject: 3D joints (T, J, 3), view mask (T, C), detections (T, C, J, 2) and (T, C, J)."""
@@ -214,7 +121,7 @@ def _subject_sequences(subject_number: int, rig: Camera, floor_centre: Tensor, c
         views = sample_view_masks(frames, rig.t.shape[0], view_generator, config)
         detections = child_generator(seed, "detections", subject_number, sequence)
         keypoints, confidence = simulate_detections(
-            points_3d, repeat_rig(rig, frames), views, detections, config.detections
+            points_3d, rig.repeat(frames), views, detections, get_skeleton(config.skeleton), config.detections
         )
         sequences.append({
             "name": f"{subject.name}_sequence_{sequence}", "subject": subject.name, "points_3d": points_3d,
@@ -239,7 +146,7 @@ def _dataset(
         keypoints_2d=stacked("keypoints_2d"),
         confidence=stacked("confidence"),
         view_mask=stacked("view_mask"),
-        cameras=repeat_rig(rig, count),
+        cameras=rig.repeat(count),
         sequence_index=torch.arange(count).repeat_interleave(frames),
         subject_index=torch.tensor([subject_names.index(s["subject"]) for s in sequences]).repeat_interleave(frames),
         frame_ids=torch.arange(frames).repeat(count),
@@ -286,23 +193,6 @@ def config_hash(config: SyntheticConfig, rig: Camera | None = None) -> str:
     return digest.hexdigest()[:12]
 
 
-def save_splits(splits: dict[str, MultiViewDataset], folder: str | Path) -> Path:
-    """Write ``splits`` as ``folder/{train,validation,test}.npz``; returns the folder."""
-    folder = Path(folder)
-    for split in SPLITS:
-        splits[split].save(folder / f"{split}.npz")
-    return folder
-
-
-def load_splits(folder: str | Path) -> dict[str, MultiViewDataset]:
-    """Read the three splits written by ``save_splits``."""
-    folder = Path(folder)
-    missing = [split for split in SPLITS if not (folder / f"{split}.npz").exists()]
-    if missing:
-        raise FileNotFoundError(f"{folder}: missing split files {[f'{split}.npz' for split in missing]}")
-    return {split: MultiViewDataset.load(folder / f"{split}.npz") for split in SPLITS}
-
-
 def synthetic_folder(config: SyntheticConfig, folder: str | Path, rig: Camera | None = None) -> Path:
     """Where ``load_or_make_synthetic`` keeps ``config``'s splits: ``folder/<name>-<config hash>``."""
     return Path(folder) / f"{config.name}-{config_hash(config, rig)}"
@@ -313,7 +203,7 @@ def load_or_make_synthetic(
 ) -> dict[str, MultiViewDataset]:
     """The splits of ``config``, read from the cache under ``folder`` when present, else generated and cached there."""
     cache = synthetic_folder(config, folder, rig)
-    if all((cache / f"{split}.npz").exists() for split in SPLITS):
+    if all(split_path(cache, split).exists() for split in SPLITS):
         return load_splits(cache)
     splits = make_synthetic_splits(config, rig)
     save_splits(splits, cache)

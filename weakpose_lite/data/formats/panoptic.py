@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 
 from weakpose_lite.cameras import Camera
-from weakpose_lite.data.validation import (
+from weakpose_lite.data.formats.validation import (
     check_intrinsics,
     check_not_empty,
     check_rotation,

@@ -28,8 +28,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from weakpose_lite.data.panoptic import Calibration
-from weakpose_lite.data.validation import (
+from weakpose_lite.data.formats.panoptic import Calibration
+from weakpose_lite.data.formats.validation import (
     check_layout,
     check_not_empty,
     check_views_per_frame,
@@ -39,8 +39,10 @@ from weakpose_lite.data.validation import (
     read_json,
 )
 from weakpose_lite.files import write_text_atomic
+from weakpose_lite.progress import progress_bar
 from weakpose_lite.skeleton import BODY25, BODY_HANDS, COCO18, HAND21, joint_mapping
 
+OPENPOSE_FOLDER = "openpose"  # a sequence's OpenPose output: <sequence>/openpose/<view folder>/
 BODY_FIELDS = ("pose_keypoints_2d", "pose_keypoints")
 HAND_FIELDS = ("hand_left_keypoints_2d", "hand_right_keypoints_2d")
 BODY_LAYOUTS = {"COCO": COCO18, "BODY_25": BODY25}
@@ -57,13 +59,15 @@ class People(NamedTuple):
 
 class MultiViewDetections(NamedTuple):
     """One sequence's detections: keypoints (F, C, J, 2) px, confidence (F, C, J), view_mask (F, C), frame_ids (F,),
-    and dropped_frame_ids (D,), the frames left out for being seen by too few views."""
+    dropped_frame_ids (D,), the frames left out for being seen by too few views, and the files skipped as unreadable
+    ([{file, error}], only with ``skip_unreadable``)."""
 
     keypoints: Tensor
     confidence: Tensor
     view_mask: Tensor
     frame_ids: Tensor
     dropped_frame_ids: Tensor
+    skipped_files: list[dict]
 
 
 def read_openpose(path: str | Path, hands: bool = False, dtype: torch.dtype = torch.float32) -> People:
@@ -188,13 +192,16 @@ def read_openpose_views(
     min_views: int = 2,
     strict: bool = False,
     dtype: torch.dtype = torch.float32,
+    skip_unreadable: bool = False,
 ) -> MultiViewDetections:
     """Per-view OpenPose folders of one sequence -> detections (F, C, J, 2) in the calibration's camera order.
 
     Frames are ``frame_ids`` (default: every frame any view has). A view that has no file for a frame, or whose
     file holds nobody, is absent from view_mask. When an image holds several people the most confident one (largest
     summed confidence) is taken: single-person sequences still catch a passer-by now and then. Frames seen by fewer
-    than ``min_views`` views are dropped with a counted warning, or refused when ``strict``.
+    than ``min_views`` views are dropped with a counted warning, or refused when ``strict``. A file that cannot be
+    read is an error, or with ``skip_unreadable`` reported in ``skipped_files`` and its view absent (an error still
+    when no file at all can be read).
     """
     root = Path(root)
     views = [view_frames(view_folder(root, name, camera_type)) for name in calibration.names]
@@ -202,7 +209,9 @@ def read_openpose_views(
     check_not_empty(len(frames), root.name, "OpenPose *_keypoints.json files")
     joints = len(BODY_HANDS.joints) if hands else len(COCO18)
     wanted = set(frames)
-    people = [{frame: read_openpose(path, hands, dtype) for frame, path in files.items() if frame in wanted} for files in views]
+    paths = [path for files in views for frame, path in files.items() if frame in wanted]
+    read, skipped = read_openpose_files(paths, hands, dtype, skip_unreadable, root)
+    people = [{frame: read[path] for frame, path in files.items() if path in read} for files in views]
     keypoints, confidence, view_mask = most_confident_views(people, frames, joints, dtype)
     frame_tensor = torch.tensor(frames, dtype=torch.long)
     if strict:
@@ -215,8 +224,29 @@ def read_openpose_views(
         )
     check_not_empty(int(keep.sum()), root.name, f"frame seen by at least {min_views} views")
     return MultiViewDetections(
-        keypoints[keep], confidence[keep], view_mask[keep], frame_tensor[keep], dropped_frame_ids=frame_tensor[~keep]
+        keypoints[keep], confidence[keep], view_mask[keep], frame_tensor[keep], frame_tensor[~keep], skipped
     )
+
+
+def read_openpose_files(
+    paths: list[Path], hands: bool, dtype: torch.dtype, skip_unreadable: bool, folder: Path
+) -> tuple[dict[Path, People], list[dict]]:
+    """Path -> ``People`` of each file; with ``skip_unreadable`` a file that fails is reported ([{file, error}]) and
+    left out, and it is an error only when none of ``paths`` (from ``folder``) can be read."""
+    read, skipped = {}, []
+    for path in progress_bar(paths, desc="reading", unit="file", leave=False):
+        try:
+            read[path] = read_openpose(path, hands, dtype)
+        except (ValueError, OSError) as error:
+            if not skip_unreadable:
+                raise
+            skipped.append({"file": str(path), "error": str(error)})
+    if paths and not read:
+        raise ValueError(
+            f"{folder}: none of its {len(paths)} JSON files could be read as OpenPose output; first error: "
+            f"{skipped[0]['error']}"
+        )
+    return read, skipped
 
 
 def most_confident_views(

@@ -17,10 +17,9 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from weakpose_lite.data.build import OPENPOSE_FOLDER
 from weakpose_lite.data.dataset import MultiViewDataset
-from weakpose_lite.data.openpose import write_openpose_views
-from weakpose_lite.data.panoptic import Calibration, body_file, calibration_file, write_bodies, write_calibration
+from weakpose_lite.data.formats.openpose import OPENPOSE_FOLDER, write_openpose_views
+from weakpose_lite.data.formats.panoptic import Calibration, body_file, calibration_file, write_bodies, write_calibration
 from weakpose_lite.skeleton import BODY
 
 

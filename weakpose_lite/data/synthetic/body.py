@@ -1,13 +1,9 @@
-"""Synthetic people: subjects with anthropometric bone lengths, and smooth motion built by forward kinematics.
+"""The synthetic body model: subjects with anthropometric bone lengths, and their joints by forward kinematics.
 
 A pose is a vector of joint angles in degrees (``DEGREES_OF_FREEDOM``, clamped to ``JOINT_LIMITS``); forward
 kinematics turns it into the 60 joints of ``skeleton.BODY_HANDS`` (the first 18 are ``BODY``). Because every joint
 is placed by rotating a bone of fixed length, bone lengths stay constant over time and no elbow or knee ever bends
-backwards, which is what a lifting network must learn from this data.
-
-A sequence blends a few parametric motion primitives (walking, raising the arms, reaching, squatting, bending,
-turning, ...) with random amplitudes, frequencies and phases, each faded in and out by a slow envelope, on top of
-the subject's rest pose and a small idle sway. Every term is a smooth function of time, so poses are smooth at 30 fps.
+backwards, which is what a lifting network must learn from this data. How the angles move over time is ``motion``'s.
 
 Frames: forward kinematics works in a *body frame* (x the person's anatomical left, y up, z forward, mm, floor at
 y = 0). ``pose_sequence`` turns it into Panoptic's world, whose y axis points **down** (floor at y = 0): the body
@@ -25,10 +21,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from weakpose_lite.data.synthetic.seeding import uniform
 from weakpose_lite.skeleton import BODY_HANDS, Skeleton
 
 SIDES = ("left", "right")
-_SIDE_SIGN = {"left": 1.0, "right": -1.0}  # lateral coordinates and sideways rotations flip for the right side
+SIDE_SIGN = {"left": 1.0, "right": -1.0}  # lateral coordinates and sideways rotations flip for the right side
 _TRUNK_DOFS = (
     "pelvis_tilt", "spine_flex", "spine_lateral", "spine_twist", "head_pitch", "head_yaw", "head_roll",
 )  # fmt: skip
@@ -91,14 +88,6 @@ class Motion:
     yaw: Tensor
 
 
-def _uniform(generator: torch.Generator, low: float, high: float, *shape: int) -> Tensor:
-    return low + (high - low) * torch.rand(shape, generator=generator)
-
-
-def _choice(generator: torch.Generator, count: int) -> int:
-    return int(torch.randint(count, (), generator=generator))
-
-
 def sample_subject(name: str, generator: torch.Generator) -> Subject:
     """One random adult: height ~ N(1.72 m, 9 cm) within 1.50–1.95 m, each segment ±3 % (at most ±8 %) around it."""
     height = float((1720.0 + 90.0 * torch.randn((), generator=generator)).clamp(*HEIGHT_RANGE_MM))
@@ -107,7 +96,7 @@ def sample_subject(name: str, generator: torch.Generator) -> Subject:
         name: height * fraction * (1.0 + float(change))
         for (name, fraction), change in zip(SEGMENT_FRACTIONS.items(), variation)
     }
-    return Subject(name, height, segments, _sample_rest_pose(generator), float(_uniform(generator, 0.7, 1.1)))
+    return Subject(name, height, segments, _sample_rest_pose(generator), float(uniform(generator, 0.7, 1.1)))
 
 
 def _sample_rest_pose(generator: torch.Generator) -> Tensor:
@@ -119,13 +108,13 @@ def _sample_rest_pose(generator: torch.Generator) -> Tensor:
     }  # fmt: skip
     offsets = {}
     for dof, (low, high) in style.items():
-        value = _uniform(generator, low, high)
+        value = uniform(generator, low, high)
         for name in (dof,) if dof in _TRUNK_DOFS else (f"{side}_{dof}" for side in SIDES):
-            offsets[name] = value + _uniform(generator, -2, 2)
-    return _angle_vector(offsets, ())
+            offsets[name] = value + uniform(generator, -2, 2)
+    return angle_vector(offsets, ())
 
 
-def _angle_vector(offsets: dict[str, Tensor | float], shape: tuple[int, ...]) -> Tensor:
+def angle_vector(offsets: dict[str, Tensor | float], shape: tuple[int, ...]) -> Tensor:
     """Named angle series of shape ``shape`` -> (*shape, D), zero for every degree of freedom not named."""
     unknown = set(offsets) - set(DEGREES_OF_FREEDOM)
     if unknown:
@@ -139,248 +128,6 @@ def clamp_to_limits(angles: Tensor) -> Tensor:
     low = torch.tensor([JOINT_LIMITS[name][0] for name in DEGREES_OF_FREEDOM], dtype=angles.dtype)
     high = torch.tensor([JOINT_LIMITS[name][1] for name in DEGREES_OF_FREEDOM], dtype=angles.dtype)
     return torch.maximum(torch.minimum(angles, high), low)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Motion primitives: time (T,) in s -> joint-angle offsets (T, D) in degrees, amplitudes drawn from the generator.
-
-
-def _wave(time: Tensor, frequency: Tensor | float, phase: Tensor | float) -> Tensor:
-    """sin(2π f t + φ): a smooth oscillation in [−1, 1]."""
-    return torch.sin(2 * math.pi * frequency * time + phase)
-
-
-def _rise(time: Tensor, frequency: Tensor | float, phase: Tensor | float) -> Tensor:
-    """(1 − cos(2π f t + φ)) / 2: a smooth go-and-return in [0, 1], for movements away from rest and back."""
-    return 0.5 * (1 - torch.cos(2 * math.pi * frequency * time + phase))
-
-
-def arm_elevation_angles(azimuth: Tensor, elevation: Tensor) -> tuple[Tensor, Tensor]:
-    """Raise direction azimuth (...) (0 forward, 90 sideways) and elevation (...) from hanging, degrees ->
-    (shoulder flexion, abduction) (...) in degrees that point the upper arm there.
-
-    With R = Rx(−flexion) Rz(abduction) the arm points along (sin a, −cos a cos f, cos a sin f); equating it to
-    (sin β sin e, −cos e, cos β sin e) gives sin a = sin β sin e and tan f = cos β sin e / cos e.
-    """
-    beta, e = torch.deg2rad(azimuth), torch.deg2rad(elevation)
-    abduction = torch.asin((torch.sin(beta) * torch.sin(e)).clamp(-1, 1))
-    flexion = torch.atan2(torch.cos(beta) * torch.sin(e), torch.cos(e))
-    return torch.rad2deg(flexion), torch.rad2deg(abduction)
-
-
-def _arms_raise(time: Tensor, generator: torch.Generator) -> Tensor:
-    frequency, elevation = _uniform(generator, 0.12, 0.45), _uniform(generator, 60, 175)
-    azimuth, phase = _uniform(generator, 0, 90), _uniform(generator, 0, 2 * math.pi)
-    mode = _choice(generator, 3)  # both arms together, alternating, or one arm only
-    phases = (phase, phase + math.pi if mode == 1 else phase)
-    amounts = (1.0, 0.0 if mode == 2 else 1.0)
-    offsets = {}
-    for side, side_phase, amount in zip(SIDES, phases, amounts):
-        raised = amount * _rise(time, frequency, side_phase)
-        side_azimuth = (azimuth + _uniform(generator, -15, 15)).clamp(0, 90)
-        flexion, abduction = arm_elevation_angles(side_azimuth, elevation * raised)
-        offsets |= {f"{side}_shoulder_flex": flexion, f"{side}_shoulder_abduct": abduction}
-        offsets[f"{side}_elbow_flex"] = -10 * raised
-    return _angle_vector(offsets, time.shape)
-
-
-def _reach(time: Tensor, generator: torch.Generator) -> Tensor:
-    side = SIDES[_choice(generator, 2)]
-    sign = _SIDE_SIGN[side]
-    frequency, phase = _uniform(generator, 0.1, 0.35), _uniform(generator, 0, 2 * math.pi)
-    reach = _rise(time, frequency, phase)
-    offsets = {
-        f"{side}_shoulder_flex": _uniform(generator, 40, 110) * reach,
-        f"{side}_shoulder_abduct": _uniform(generator, -10, 50) * reach,
-        f"{side}_elbow_flex": -30 * reach,
-        "spine_flex": _uniform(generator, 5, 30) * reach,
-        "spine_twist": -sign * _uniform(generator, 0, 25) * reach,
-        "pelvis_tilt": _uniform(generator, 0, 20) * reach,
-        "head_pitch": _uniform(generator, 0, 20) * reach,
-    }
-    return _angle_vector(offsets, time.shape)
-
-
-def _elbow_curls(time: Tensor, generator: torch.Generator) -> Tensor:
-    frequency, amplitude = _uniform(generator, 0.2, 0.6), _uniform(generator, 40, 120)
-    alternate = bool(_choice(generator, 2))
-    phase = _uniform(generator, 0, 2 * math.pi)
-    offsets = {}
-    for k, side in enumerate(SIDES):
-        curl = _rise(time, frequency, phase + (math.pi if alternate and k else 0.0))
-        offsets |= {f"{side}_elbow_flex": amplitude * curl, f"{side}_forearm_supinate": 40 * curl}
-        offsets[f"{side}_shoulder_flex"] = _uniform(generator, 0, 40) * curl
-    return _angle_vector(offsets, time.shape)
-
-
-def _squat(time: Tensor, generator: torch.Generator) -> Tensor:
-    """Knees bend by up to 130°; the thigh turns forward by 70 % of that and the trunk leans to keep balance."""
-    depth = _uniform(generator, 0.3, 1.0) * _rise(time, _uniform(generator, 0.1, 0.3), _uniform(generator, 0, 6.3))
-    knee, lean = 130 * depth, _uniform(generator, 15, 40) * depth
-    arms_forward = _uniform(generator, 0, 90) * depth
-    offsets = {"pelvis_tilt": lean}
-    for side in SIDES:
-        offsets |= {f"{side}_knee_flex": knee, f"{side}_hip_flex": 0.7 * knee + lean}
-        offsets[f"{side}_shoulder_flex"] = arms_forward
-    return _angle_vector(offsets, time.shape)
-
-
-def _bend(time: Tensor, generator: torch.Generator) -> Tensor:
-    """Bending forward from the hips (thighs stay upright) with the arms hanging toward the floor."""
-    bend = _rise(time, _uniform(generator, 0.08, 0.25), _uniform(generator, 0, 6.3))
-    tilt, spine = _uniform(generator, 30, 85) * bend, _uniform(generator, 5, 35) * bend
-    knees = _uniform(generator, 0, 25) * bend
-    offsets = {"pelvis_tilt": tilt, "spine_flex": spine, "head_pitch": -0.3 * tilt}
-    for side in SIDES:
-        offsets |= {f"{side}_hip_flex": tilt + 0.5 * knees, f"{side}_knee_flex": knees}
-        offsets[f"{side}_shoulder_flex"] = 0.9 * (tilt + spine)
-    return _angle_vector(offsets, time.shape)
-
-
-def _side_bend(time: Tensor, generator: torch.Generator) -> Tensor:
-    bend = _wave(time, _uniform(generator, 0.08, 0.3), _uniform(generator, 0, 6.3))
-    lateral, stretch = _uniform(generator, 10, 35), _uniform(generator, 0, 150)
-    offsets = {"spine_lateral": lateral * bend, "head_roll": 0.3 * lateral * bend}
-    # the arm on the outside of the bend reaches over the head
-    offsets["right_shoulder_abduct"] = stretch * bend.clamp(min=0)
-    offsets["left_shoulder_abduct"] = stretch * (-bend).clamp(min=0)
-    return _angle_vector(offsets, time.shape)
-
-
-def _torso_twist(time: Tensor, generator: torch.Generator) -> Tensor:
-    twist = _wave(time, _uniform(generator, 0.1, 0.4), _uniform(generator, 0, 6.3))
-    amplitude, arms_out = _uniform(generator, 15, 45), _uniform(generator, 0, 80)
-    offsets = {"spine_twist": amplitude * twist, "head_yaw": 0.5 * amplitude * twist}
-    for side in SIDES:
-        offsets |= {f"{side}_shoulder_abduct": arms_out, f"{side}_elbow_flex": _uniform(generator, 0, 60)}
-    return _angle_vector(offsets, time.shape)
-
-
-def _knee_lifts(time: Tensor, generator: torch.Generator) -> Tensor:
-    frequency, phase = _uniform(generator, 0.3, 0.8), _uniform(generator, 0, 6.3)
-    height = _uniform(generator, 35, 95)
-    offsets = {}
-    for k, side in enumerate(SIDES):
-        lift = _rise(time, frequency, phase + k * math.pi) ** 2  # one leg at a time, the other one stands
-        offsets |= {f"{side}_hip_flex": height * lift, f"{side}_knee_flex": 1.2 * height * lift}
-        offsets[f"{SIDES[1 - k]}_shoulder_flex"] = 0.4 * height * lift
-        offsets[f"{side}_elbow_flex"] = 30.0
-    return _angle_vector(offsets, time.shape)
-
-
-def _leg_swing(time: Tensor, generator: torch.Generator) -> Tensor:
-    side = SIDES[_choice(generator, 2)]
-    swing = _wave(time, _uniform(generator, 0.2, 0.6), _uniform(generator, 0, 6.3))
-    offsets = {f"{side}_knee_flex": 10 * swing.abs()}
-    if _choice(generator, 2):
-        offsets[f"{side}_hip_abduct"] = _uniform(generator, 15, 40) * swing.clamp(min=0)
-    else:
-        offsets[f"{side}_hip_flex"] = _uniform(generator, 20, 60) * swing
-    offsets["spine_lateral"] = -_SIDE_SIGN[side] * 5 * swing.abs()
-    return _angle_vector(offsets, time.shape)
-
-
-def _look_around(time: Tensor, generator: torch.Generator) -> Tensor:
-    offsets = {}
-    for dof, largest in (("head_yaw", 70), ("head_pitch", 30), ("head_roll", 15)):
-        amplitude = _uniform(generator, 0, largest)
-        offsets[dof] = amplitude * _wave(time, _uniform(generator, 0.05, 0.3), _uniform(generator, 0, 2 * math.pi))
-    return _angle_vector(offsets, time.shape)
-
-
-def _idle_sway(time: Tensor, generator: torch.Generator) -> Tensor:
-    """A few degrees of slow independent oscillation on every joint: nobody stands perfectly still."""
-    count = len(DEGREES_OF_FREEDOM)
-    amplitude = _uniform(generator, 1, 6, count)
-    frequency, phase = _uniform(generator, 0.05, 0.4, count), _uniform(generator, 0, 2 * math.pi, count)
-    return amplitude * torch.sin(2 * math.pi * frequency * time[:, None] + phase)
-
-
-PRIMITIVES = {
-    "arms_raise": _arms_raise, "reach": _reach, "elbow_curls": _elbow_curls, "squat": _squat, "bend": _bend,
-    "side_bend": _side_bend, "torso_twist": _torso_twist, "knee_lifts": _knee_lifts, "leg_swing": _leg_swing,
-}  # fmt: skip
-
-
-def _envelope(time: Tensor, generator: torch.Generator) -> Tensor:
-    """How much of a primitive is on at each time (T,) in [0, 1]: always on, or faded in and out over 5–15 s."""
-    if _choice(generator, 3) == 0:
-        return torch.ones_like(time)
-    return _rise(time, 1 / _uniform(generator, 5, 15), _uniform(generator, 0, 2 * math.pi))
-
-
-def _gait(distance: Tensor, speed: Tensor, stride: float, generator: torch.Generator) -> Tensor:
-    """Walking angles (T, D) from the distance walked (T,) mm and the speed (T,) mm/s: hips swing ±20°, knees flex
-    in swing, arms counter-swing; every amplitude scales with speed (about 1 m/s gives the full swing), so a person
-    who stops walking stands on straight legs."""
-    phase = 2 * math.pi * distance / stride
-    amount = _uniform(generator, 0.7, 1.2) * (speed / 1000.0).clamp(max=1.1)
-    offsets = {}
-    for k, side in enumerate(SIDES):
-        leg = phase + k * math.pi
-        swing_knee = ((1 + torch.cos(leg + 0.4)) / 2) ** 3  # peaks early in swing, when the thigh moves forward
-        offsets |= {f"{side}_hip_flex": amount * 20 * torch.sin(leg), f"{side}_knee_flex": amount * 55 * swing_knee}
-        offsets[f"{side}_shoulder_flex"] = -amount * 15 * torch.sin(leg)
-    offsets["spine_twist"] = amount * 5 * torch.sin(phase)
-    return _angle_vector(offsets, distance.shape)
-
-
-def _floor_path(time: Tensor, fps: float, generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """Where the pelvis is on the floor: a circle around the dome centre walked at a varying speed.
-
-    Returns (x, z) positions (T, 2) mm, the heading yaw (T,) rad along the circle, the distance walked (T,) mm and
-    the speed (T,) mm/s (zero for the 60 % of sequences where the person stays on one spot).
-    """
-    # the range-of-motion subjects stay near the middle of the dome, where every camera sees most of the body
-    radius = _uniform(generator, 150, 600)
-    centre = _uniform(generator, -150, 150, 2)
-    walking = bool(torch.rand((), generator=generator) < 0.4)
-    speed = _uniform(generator, 300, 1100) * _envelope(time, generator) if walking else torch.zeros_like(time)
-    direction = 1.0 if _choice(generator, 2) else -1.0
-    distance = torch.cumsum(speed, 0) / fps
-    angle = _uniform(generator, 0, 2 * math.pi) + direction * distance / radius
-    position = centre + radius * torch.stack([torch.cos(angle), torch.sin(angle)], -1)
-    tangent = direction * torch.stack([-torch.sin(angle), torch.cos(angle)], -1)
-    return position, torch.atan2(tangent[:, 0], tangent[:, 1]), distance, speed
-
-
-def _turning(time: Tensor, generator: torch.Generator) -> Tensor:
-    """Extra yaw (T,) rad: none, a slow turn back and forth of up to ±150°, or steady spinning on the spot."""
-    kind = _choice(generator, 3)
-    if kind == 0:
-        return torch.zeros_like(time)
-    if kind == 1:
-        return math.radians(float(_uniform(generator, 30, 150))) * _wave(time, _uniform(generator, 0.03, 0.15), 0.0)
-    return _uniform(generator, -0.8, 0.8) * time
-
-
-def _finger_curl(time: Tensor, generator: torch.Generator) -> Tensor:
-    """Finger curl (T, 2, 5) in [0, 1]: a relaxed rest curl, grips that close all fingers together, small jitter."""
-    rest = _uniform(generator, 0.1, 0.35, 2, 5)
-    time = time[:, None, None]
-    grip_frequency, grip_phase = _uniform(generator, 0.05, 0.4, 2, 1), _uniform(generator, 0, 2 * math.pi, 2, 1)
-    grip = _uniform(generator, 0.0, 0.8, 2, 1) * _rise(time, grip_frequency, grip_phase)
-    jitter = 0.1 * _wave(time, _uniform(generator, 0.1, 0.5, 2, 5), _uniform(generator, 0, 2 * math.pi, 2, 5))
-    return (rest + grip + jitter).clamp(0, 1)
-
-
-def sample_motion(subject: Subject, num_frames: int, fps: float, generator: torch.Generator) -> Motion:
-    """A random smooth sequence of ``num_frames`` frames at ``fps`` for ``subject``: a blend of 2–4 primitives."""
-    time = torch.arange(num_frames, dtype=torch.float32) / fps
-    names = list(PRIMITIVES)
-    count = 2 + _choice(generator, 3)
-    chosen = [names[k] for k in torch.randperm(len(names), generator=generator)[:count].tolist()]
-    angles = subject.rest_pose + _idle_sway(time, generator) + _look_around(time, generator)
-    for name in chosen:
-        angles = angles + subject.vigour * _envelope(time, generator)[:, None] * PRIMITIVES[name](time, generator)
-    position, heading, distance, speed = _floor_path(time, fps, generator)
-    angles = angles + _gait(distance, speed, 0.75 * subject.height, generator)
-    yaw = heading + _turning(time, generator)
-    return Motion(clamp_to_limits(angles), _finger_curl(time, generator), position, yaw)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Forward kinematics.
 
 
 def _rotation(axis: int, degrees: Tensor) -> Tensor:
@@ -490,7 +237,7 @@ def _limb_rotation(flexion: Tensor, abduction: Tensor, twist: Tensor, sign: floa
 
 def _arm(angle: dict, chest: Tensor, neck: Tensor, side: str, subject: Subject, curl: Tensor) -> dict[str, Tensor]:
     """Shoulder, elbow, wrist and the 21 hand keypoints of one arm (each (T, 3)), body frame."""
-    sign, size = _SIDE_SIGN[side], subject.segments
+    sign, size = SIDE_SIGN[side], subject.segments
     dof = {name: angle[f"{side}_{name}"] for name in _LIMB_DOFS}
     shoulder = neck + _apply(chest, _vector(sign * size["shoulder_width"] / 2, 0, 0))
     upper = chest @ _limb_rotation(dof["shoulder_flex"], dof["shoulder_abduct"], dof["shoulder_twist"], sign)
@@ -505,7 +252,7 @@ def _arm(angle: dict, chest: Tensor, neck: Tensor, side: str, subject: Subject, 
 
 def _leg(angle: dict, pelvis: Tensor, side: str, subject: Subject) -> dict[str, Tensor]:
     """Hip, knee and ankle of one leg (each (T, 3)), body frame; the knee only bends backward."""
-    sign, size = _SIDE_SIGN[side], subject.segments
+    sign, size = SIDE_SIGN[side], subject.segments
     dof = {name: angle[f"{side}_{name}"] for name in _LIMB_DOFS}
     hip = _apply(pelvis, _vector(sign * size["hip_width"] / 2, 0, 0))
     thigh = pelvis @ _limb_rotation(dof["hip_flex"], dof["hip_abduct"], dof["hip_twist"], sign)

@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 
 from weakpose_lite.cameras import Camera, project
-from weakpose_lite.skeleton import SKELETONS, Skeleton
+from weakpose_lite.skeleton import Skeleton
 
 _HARD_JOINTS = ("left_ear", "right_ear", "left_ankle", "right_ankle")
 _TORSO_QUAD = ("right_shoulder", "left_shoulder", "left_hip", "right_hip")  # in order around the torso
@@ -77,15 +77,6 @@ class DetectionConfig:
             hand_miss_rate=0.0, hand_dropout_rate=0.0, occluded_miss_rate=0.0, occluded_noise_scale=1.0,
             gross_error_rate=0.0, view_quality=(1.0, 1.0), confidence_noise=0.0, confidence_threshold=0.0,
         )  # fmt: skip
-
-
-def skeleton_for(num_joints: int) -> Skeleton:
-    """The kit's skeleton with ``num_joints`` joints (18: body, 60: body and hands)."""
-    for skeleton in SKELETONS.values():
-        if skeleton.num_joints == num_joints:
-            return skeleton
-    sizes = {s.name: s.num_joints for s in SKELETONS.values()}
-    raise ValueError(f"points_3d has {num_joints} joints; expected one of {sizes}")
 
 
 def _joint_table(skeleton: Skeleton, body: float, hard: float, hand: float) -> Tensor:
@@ -181,16 +172,15 @@ def simulate_detections(
     cameras: Camera,
     view_mask: Tensor,
     generator: torch.Generator,
+    skeleton: Skeleton,
     config: DetectionConfig = DetectionConfig(),
-    skeleton: Skeleton | None = None,
 ) -> tuple[Tensor, Tensor]:
     """World joints (F, J, 3) mm, cameras (F, C), view mask (F, C) -> keypoints (F, C, J, 2) px, confidence (F, C, J).
 
     Keypoints are as detected, through the lens (``cameras.project``) and with noise; a missing joint or view is
     zeros with confidence 0, and every joint with confidence > 0 lies inside the image. Joints NaN in ``points_3d``
-    are missing. ``skeleton`` defaults to the kit's skeleton with J joints.
+    are missing.
     """
-    skeleton = skeleton or skeleton_for(points_3d.shape[-2])
     dtype = points_3d.dtype
     finite = torch.isfinite(points_3d).all(-1)[:, None].expand(*view_mask.shape, -1)  # (F, C, J)
     points = torch.nan_to_num(points_3d)[:, None]

@@ -1,0 +1,136 @@
+"""Configuration dataclasses on the command line: one flag per field, typed from the field's annotation.
+
+A field's help text is its ``metadata["help"]``. A field whose type is itself a dataclass contributes its own fields,
+flattened (``TrainConfig.model.hidden`` is ``--hidden``). ``X | None`` reads "none" as None, a bool is
+``--flag / --no-flag``, a tuple takes one value per element, a float must be finite; a field without a default is a
+positional argument, unless its ``metadata["short"]`` names a short flag (``"-o"``): then it is a required option.
+The dataclass checks its own values (``__post_init__``), so the command line, papermill
+parameters and Python callers are refused the same way.
+
+``run_command`` gives every command the same behaviour on bad input: one line on stderr that names the flag, file or
+field and what was expected, exit status 2, no traceback (``--debug`` shows it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import sys
+import types
+import typing
+from collections.abc import Callable
+from pathlib import Path
+
+
+class CommandParser(argparse.ArgumentParser):
+    """``argparse`` with errors on one line (no usage block) and a ``--debug`` flag that ``run_command`` reads."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.add_argument("--debug", action="store_true", help="show the traceback of an error")
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+def add_arguments(parser: argparse.ArgumentParser, config_type: type, defaults=None, exclude: tuple[str, ...] = ()):
+    """One flag per field of the dataclass ``config_type`` (nested ones flattened), defaults from ``defaults``."""
+    for name, kind, default, metadata in _flat_fields(config_type, defaults, exclude):
+        help_text = metadata.get("help", "")
+        flag = {"help": f"{help_text} (default: {default})" if default is not _REQUIRED else help_text} | _parsing(kind)
+        long = f"--{name.replace('_', '-')}"
+        if default is not _REQUIRED:
+            parser.add_argument(long, dest=name, default=default, **flag)
+        elif "short" in metadata:
+            parser.add_argument(metadata["short"], long, dest=name, required=True, **flag)
+        else:
+            parser.add_argument(name, **flag)
+
+
+def from_arguments(config_type: type, arguments: argparse.Namespace, defaults=None, exclude: tuple[str, ...] = ()):
+    """The ``config_type`` instance that the parsed ``arguments`` describe (fields in ``exclude`` from ``defaults``)."""
+    values = vars(arguments)
+    hints = typing.get_type_hints(config_type)
+    built = {}
+    for item in dataclasses.fields(config_type):
+        inner = getattr(defaults, item.name, None) if defaults is not None else None
+        if dataclasses.is_dataclass(hints[item.name]):
+            built[item.name] = from_arguments(hints[item.name], arguments, inner or _default_of(item), exclude)
+        elif item.name in exclude:
+            built[item.name] = inner if defaults is not None else _default_of(item)
+        else:
+            built[item.name] = values[item.name]
+    return config_type(**built)
+
+
+def run_command(command: Callable[[list[str]], object], argv: list[str] | None = None) -> int:
+    """Run ``command(argv)``; a bad input (``ValueError`` or ``OSError``) -> one line on stderr and 2, or the
+    traceback with ``--debug``."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        command(argv)
+    except (ValueError, OSError) as error:
+        if "--debug" in argv:
+            raise
+        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
+        return 2
+    return 0
+
+
+_REQUIRED = object()
+
+
+def _default_of(item: dataclasses.Field):
+    if item.default is not dataclasses.MISSING:
+        return item.default
+    if item.default_factory is not dataclasses.MISSING:
+        return item.default_factory()
+    return _REQUIRED
+
+
+def _flat_fields(config_type: type, defaults, exclude: tuple[str, ...]):
+    """(name, type, default, metadata) of every field, nested dataclasses flattened; a repeated name is an error."""
+    hints = typing.get_type_hints(config_type)
+    seen = set()
+    for item in dataclasses.fields(config_type):
+        default = getattr(defaults, item.name) if defaults is not None else _default_of(item)
+        if dataclasses.is_dataclass(hints[item.name]):
+            yield from _flat_fields(hints[item.name], default, exclude)
+        elif item.name not in exclude:
+            if item.name in seen:
+                raise ValueError(f"{config_type.__name__}: field {item.name!r} appears twice on the command line")
+            seen.add(item.name)
+            yield item.name, hints[item.name], default, item.metadata
+
+
+def _parsing(kind) -> dict:
+    """argparse keywords that read a value of type ``kind``."""
+    optional, kind = _without_none(kind)
+    if kind is bool:
+        return {"action": argparse.BooleanOptionalAction}
+    if typing.get_origin(kind) is tuple:
+        element = typing.get_args(kind)[0]
+        return {"nargs": len(typing.get_args(kind)), "type": _converter(element, optional), "metavar": element.__name__.upper()}
+    return {"type": _converter(kind, optional)}
+
+
+def _without_none(kind) -> tuple[bool, type]:
+    """``X | None`` -> (True, X); ``X`` -> (False, X)."""
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        others = [arg for arg in typing.get_args(kind) if arg is not type(None)]
+        return True, others[0]
+    return False, kind
+
+
+def _converter(kind: type, optional: bool) -> Callable[[str], object]:
+    def convert(text: str):
+        if optional and text.lower() == "none":
+            return None
+        value = kind(text) if kind in (int, str, Path) else float(text)
+        if kind is float and not math.isfinite(value):
+            raise ValueError(f"must be a finite number, got {text!r}")
+        return value
+
+    convert.__name__ = f"{kind.__name__}{' or none' if optional else ''}"  # argparse names it in its error messages
+    return convert
