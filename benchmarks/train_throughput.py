@@ -17,11 +17,11 @@ Prints, measured in one run on the same data and the same model:
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import functools
 import time
 
 import torch
+from timing import report  # benchmarks/timing.py
 from torch.utils.data import DataLoader, Dataset
 
 from weakpose_lite.cameras import Camera, rotate_to_world
@@ -30,8 +30,6 @@ from weakpose_lite.losses import average_pose, multiview_consistency_loss, repro
 from weakpose_lite.model import ModelConfig
 from weakpose_lite.train import TrainConfig, batch_terms, build_model, loss_scales, resolve_device, sample_views
 from weakpose_lite.views import Views, make_views
-
-from timing import report  # benchmarks/timing.py
 
 
 def matmul_gflops(size: int, device: torch.device, repeats: int = 10) -> float:

@@ -19,12 +19,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from timing import best_time, report  # benchmarks/timing.py
 
 from weakpose_lite.cameras import Camera, look_at_rotation, pixels_to_normalised, project, undistort
 from weakpose_lite.data.formats.panoptic import read_calibration
 from weakpose_lite.triangulation import triangulate, triangulate_linear
-
-from timing import best_time, report  # benchmarks/timing.py
 
 # ../shared beside the repository, where the real Panoptic samples are staged (absent: a synthetic dome is used)
 CALIBRATION = (

@@ -9,10 +9,9 @@ import argparse
 import cv2
 import numpy as np
 import torch
+from timing import best_time, report  # benchmarks/timing.py
 
 from weakpose_lite.cameras import distort, normalised_to_pixels, pixels_to_normalised, undistort
-
-from timing import best_time, report  # benchmarks/timing.py
 
 # Panoptic 160906 calibration, HD camera 00_00 (calibration_160906_band1.json, cameras[479]).
 K_00_00 = [[1634.03, 0.0, 942.792], [0.0, 1629.73, 558.29], [0.0, 0.0, 1.0]]

@@ -14,10 +14,10 @@ import torch
 
 from weakpose_lite.cameras import Camera, look_at_rotation, project
 from weakpose_lite.data import build
-from weakpose_lite.data.formats import openpose, panoptic
 from weakpose_lite.data.dataset import MultiViewDataset
-from weakpose_lite.data.synthetic.detections import DetectionConfig
+from weakpose_lite.data.formats import openpose, panoptic
 from weakpose_lite.data.formats.panoptic import Calibration
+from weakpose_lite.data.synthetic.detections import DetectionConfig
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "data_scripts"
 sys.path.insert(0, str(SCRIPTS))

@@ -6,13 +6,13 @@ import pytest
 import torch
 
 from weakpose_lite.cameras import Camera, look_at_rotation, project
+from weakpose_lite.data.synthetic.body import pose_sequence, sample_subject
 from weakpose_lite.data.synthetic.detections import (
     DetectionConfig,
     behind_torso,
     facing_away,
     simulate_detections,
 )
-from weakpose_lite.data.synthetic.body import pose_sequence, sample_subject
 from weakpose_lite.data.synthetic.motion import sample_motion
 from weakpose_lite.data.synthetic.rig import panoptic_like_rig, rig_centre
 from weakpose_lite.data.synthetic.seeding import child_generator

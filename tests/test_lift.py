@@ -18,14 +18,14 @@ import torch
 
 from weakpose_lite import inference, lift, poses_file
 from weakpose_lite.cameras import Camera, pinhole_intrinsics, project
+from weakpose_lite.checkpoints import VERSION as CHECKPOINT_VERSION
 from weakpose_lite.data.formats.openpose import write_openpose, write_openpose_views
 from weakpose_lite.data.formats.panoptic import Calibration, write_calibration
+from weakpose_lite.data.formats.user_inputs import frame_numbers
 from weakpose_lite.data.synthetic import SyntheticConfig, make_synthetic_splits
 from weakpose_lite.model import LiftingNetwork, ModelConfig, NormalisationStats
-from weakpose_lite.skeleton import BODY, COCO18
-from weakpose_lite.data.formats.user_inputs import frame_numbers
-from weakpose_lite.skeleton import BODY_HANDS
-from weakpose_lite.train import CHECKPOINT_VERSION, TrainConfig, load_model, train
+from weakpose_lite.skeleton import BODY, BODY_HANDS, COCO18
+from weakpose_lite.train import TrainConfig, load_model, train
 from weakpose_lite.views import make_views
 
 BAD_INPUTS = Path(__file__).parent / "data" / "bad_inputs"

@@ -8,7 +8,6 @@ import torch
 from weakpose_lite import losses
 from weakpose_lite.cameras import look_at_rotation, rotate_to_camera, rotate_to_world, world_to_camera
 
-
 pytestmark = pytest.mark.usefixtures("float64_default")  # compared against float64 references
 
 

@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 from weakpose_lite import metrics
 from weakpose_lite.skeleton import BODY, bone_lengths
 
-
 pytestmark = pytest.mark.usefixtures("float64_default")  # compared against float64 references
 
 

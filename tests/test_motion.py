@@ -7,7 +7,13 @@ import pytest
 import torch
 from scipy.spatial.transform import Rotation
 
-from weakpose_lite.data.synthetic.body import DEGREES_OF_FREEDOM, HEIGHT_RANGE_MM, JOINT_LIMITS, pose_sequence, sample_subject
+from weakpose_lite.data.synthetic.body import (
+    DEGREES_OF_FREEDOM,
+    HEIGHT_RANGE_MM,
+    JOINT_LIMITS,
+    pose_sequence,
+    sample_subject,
+)
 from weakpose_lite.data.synthetic.motion import arm_elevation_angles, sample_motion
 from weakpose_lite.skeleton import BODY_HANDS
 

@@ -1,7 +1,6 @@
 """The main job end to end on the tiny synthetic set: results files, summary.json, and the printed tables."""
 
 import json
-
 from dataclasses import replace
 
 from weakpose_lite import paper

@@ -5,10 +5,11 @@ import dataclasses
 import pytest
 import torch
 
+from weakpose_lite.checkpoints import load_checkpoint
 from weakpose_lite.data.synthetic import SyntheticConfig, make_synthetic_splits
 from weakpose_lite.inference import evaluate
 from weakpose_lite.model import ModelConfig
-from weakpose_lite.train import TrainConfig, load_checkpoint, load_model, sample_views, train
+from weakpose_lite.train import TrainConfig, load_model, sample_views, train
 from weakpose_lite.views import make_views
 
 QUICK = TrainConfig(model=ModelConfig(hidden=32, dropout=0.1), epochs=2, max_frames_per_epoch=48, views_per_frame=8,

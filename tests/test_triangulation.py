@@ -11,8 +11,8 @@ import pytest
 import scipy.optimize
 import torch
 
-from weakpose_lite.cameras import Camera, look_at_rotation, project
 from weakpose_lite import triangulation
+from weakpose_lite.cameras import Camera, look_at_rotation, project
 from weakpose_lite.triangulation import Triangulation, triangulate, triangulate_linear
 
 VIEWS = 31

@@ -23,6 +23,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 
+def option(default, help_text: str, **metadata):
+    """A dataclass field with a default and the help text its command-line flag shows."""
+    return dataclasses.field(default=default, metadata={"help": help_text, **metadata})
+
+
 class CommandParser(argparse.ArgumentParser):
     """``argparse`` with errors on one line (no usage block) and a ``--debug`` flag that ``run_command`` reads."""
 

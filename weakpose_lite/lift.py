@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from weakpose_lite import inference, plots
-from weakpose_lite.configs import CommandParser, add_arguments, from_arguments, run_command
+from weakpose_lite.configs import CommandParser, add_arguments, from_arguments, option, run_command
 from weakpose_lite.data.formats.user_inputs import SingleViewCamera, check_input, read_user_detections
 from weakpose_lite.files import atomic_path
 from weakpose_lite.model import LiftingNetwork
@@ -32,10 +32,6 @@ from weakpose_lite.train import load_model
 from weakpose_lite.views import make_views
 
 
-def _option(default, help_text: str, **more):
-    return field(default=default, metadata={"help": help_text, **more})
-
-
 @dataclass(frozen=True)
 class LiftConfig:
     """What to lift and how; the command line fills the same fields."""
@@ -43,15 +39,15 @@ class LiftConfig:
     checkpoint: str = field(metadata={"help": "a training checkpoint (best.pt)"})
     input: str = field(metadata={"help": "OpenPose JSON file or folder, per-view folders, or a dataset .npz"})
     output: str = field(metadata={"help": "poses file, .json or .npz", "short": "-o"})
-    calibration: str | None = _option(None, "Panoptic calibration JSON (one view's K and lens, or every view)")
-    view: str | None = _option(None, "the calibration's camera a single-view folder was filmed with, like 00_03")
-    camera_type: str = _option("hd", "camera type in the calibration and folder names")
-    focal: float | None = _option(None, "focal length in pixels (single view without calibration)")
-    image_size: tuple[float, float] | None = _option(None, "image width and height in pixels (with --focal)")
-    min_visible_joints: int | None = _option(None, "fewer detected joints: not lifted; none: the training's value")
-    batch_size: int = _option(8192, "poses per network call")
-    plot: bool = _option(False, "also write a PNG and an HTML of a few lifted frames beside the output")
-    plot_frames: int = _option(4, "how many frames to plot")
+    calibration: str | None = option(None, "Panoptic calibration JSON (one view's K and lens, or every view)")
+    view: str | None = option(None, "the calibration's camera a single-view folder was filmed with, like 00_03")
+    camera_type: str = option("hd", "camera type in the calibration and folder names")
+    focal: float | None = option(None, "focal length in pixels (single view without calibration)")
+    image_size: tuple[float, float] | None = option(None, "image width and height in pixels (with --focal)")
+    min_visible_joints: int | None = option(None, "fewer detected joints: not lifted; none: the training's value")
+    batch_size: int = option(8192, "poses per network call")
+    plot: bool = option(False, "also write a PNG and an HTML of a few lifted frames beside the output")
+    plot_frames: int = option(4, "how many frames to plot")
 
     def __post_init__(self):
         if self.batch_size < 1 or self.plot_frames < 1:

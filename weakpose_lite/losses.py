@@ -7,9 +7,24 @@ Shapes: F frames × C views × J joints. Masks are explicit: ``view_mask (F, C)`
 Reductions: the paper sums the Huber terms over views and joints (Eq. 7, 11); we take their mean over the terms that
 count, so a batch's loss does not grow with the number of views present and λ keeps its meaning across datasets.
 
-Units: L_M compares world-frame poses in millimetres. L_R compares 2D points in whatever units the caller passes
-(pixels by default); ``reprojection_loss``'s ``scale`` multiplies each view's residuals (e.g. Z_root / f turns pixels
-into millimetres at the subject), which is how the training module puts both terms in the same units.
+Units: L_M compares world-frame poses in the units of its inputs (divide them to change units); L_R compares 2D
+points in pixels, and ``reprojection_loss``'s ``scale`` multiplies each view's residuals (e.g. Z_root / f turns
+pixels into millimetres at the subject). The paper does not state the units of its two terms, and λ means nothing
+without them: Huber's δ = 1 splits each term into a quadratic zone (pull ∝ residual) and a linear one (constant
+pull), and the units decide which zone the residuals sit in. ``train.TrainConfig.loss_units`` chooses (L_M's unit
+/ L_R's unit, δ = 1 in each; ``train.loss_scales`` applies them):
+- ``"cm_pixels"`` (default): the dataset's own units, centimetres for L_M (CMU Panoptic's 3D unit) and raw pixels
+  for L_R (OpenPose's 2D unit), as the paper's data came. Nearly every residual is then in Huber's linear zone, where
+  each term pulls with a constant force whatever its size, and a centimetre at the subject is about five pixels in
+  Panoptic's dome, so λ = 0.8 weighs L_M's pull towards agreement and L_R's pull towards the detections alike.
+- ``"normalised"``: both in the network's normalised units (§3.4.1): L_M divides world-frame residuals by the output
+  scale σ_X, L_R divides normalised-image residuals (pixels / f) by the input scale σ_x; σ_X = σ_x × the median root
+  depth (both from 2D, ``NormalisationStats.from_2d``). Most residuals then sit in the quadratic zone, where L_M's
+  pull grows with the views' disagreement r and shrinks the poses by about λr / ((1 − λ) + λr).
+- ``"mm"``: L_M in mm, L_R in mm at the subject (pixel residual × Z_root / f).
+- ``"mm_pixels"``: L_M in mm, L_R in raw pixels.
+- ``"mixed"``: L_M normalised, L_R in raw pixels (L_R then sits in Huber's linear zone and dominates).
+How λ and the units behave together is measured by ``studies/units_lambda.py``; its table is in the README.
 """
 
 from __future__ import annotations

@@ -17,11 +17,12 @@ strongly-supervised path, whose targets are themselves triangulated from 2D).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
+from weakpose_lite.configs import option
 from weakpose_lite.skeleton import Skeleton, to_relative
 
 
@@ -29,9 +30,9 @@ from weakpose_lite.skeleton import Skeleton, to_relative
 class ModelConfig:
     """Architecture hyper-parameters, with the paper's defaults (§3.4.1); the skeleton is the network's other input."""
 
-    hidden: int = field(default=1024, metadata={"help": "units of each hidden layer"})
-    residual_blocks: int = field(default=2, metadata={"help": "residual blocks of two layers"})
-    dropout: float = field(default=0.5, metadata={"help": "dropout probability after each hidden layer"})
+    hidden: int = option(1024, "units of each hidden layer")
+    residual_blocks: int = option(2, "residual blocks of two layers")
+    dropout: float = option(0.5, "dropout probability after each hidden layer")
 
     def __post_init__(self):
         if self.hidden < 1 or self.residual_blocks < 0 or not 0 <= self.dropout < 1:

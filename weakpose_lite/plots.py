@@ -17,10 +17,10 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from plotly.subplots import make_subplots
 
 from weakpose_lite.cameras import Camera, camera_to_world, pixels_to_normalised
 from weakpose_lite.files import atomic_path

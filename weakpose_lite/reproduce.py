@@ -18,7 +18,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from weakpose_lite.configs import CommandParser, add_arguments, from_arguments, run_command
+from weakpose_lite.configs import CommandParser, add_arguments, from_arguments, option, run_command
 from weakpose_lite.data.dataset import SPLITS, MultiViewDataset, load_splits
 from weakpose_lite.data.formats.export import write_sequence
 from weakpose_lite.data.formats.panoptic import calibration_file, read_calibration
@@ -33,21 +33,17 @@ PAPER_LAMBDA = 0.8  # §3.4.1
 QUICK_TRAINING = TrainConfig(epochs=16, model=ModelConfig(hidden=256, dropout=0.25), max_frames_per_epoch=4000)
 
 
-def _option(default, help_text: str):
-    return field(default=default, metadata={"help": help_text})
-
-
 @dataclass(frozen=True)
 class ReproduceConfig:
     """What the reproduction runs; the defaults finish in minutes on a 2-core CPU."""
 
-    dataset: str | None = _option(None, "folder with train/validation/test.npz; none: the synthetic default")
-    synthetic_size: str = _option("default", "synthetic preset: tiny (CI), default, or panoptic_sized")
-    rig_calibration: str | None = _option(None, "a Panoptic calibration JSON whose HD cameras replace the dome")
-    skeleton: str = _option("body", "body, or body_hands for Table 2's second row alone")
-    hands: bool = _option(False, "after the body models, also train and report the body + hands pair")
-    output: str = _option("results/reproduce", "folder of the results, checkpoints and summary.json")
-    lm_only_epochs: int = _option(2, "epochs of the L_M-only model (it collapses within them)")
+    dataset: str | None = option(None, "folder with train/validation/test.npz; none: the synthetic default")
+    synthetic_size: str = option("default", "synthetic preset: tiny (CI), default, or panoptic_sized")
+    rig_calibration: str | None = option(None, "a Panoptic calibration JSON whose HD cameras replace the dome")
+    skeleton: str = option("body", "body, or body_hands for Table 2's second row alone")
+    hands: bool = option(False, "after the body models, also train and report the body + hands pair")
+    output: str = option("results/reproduce", "folder of the results, checkpoints and summary.json")
+    lm_only_epochs: int = option(2, "epochs of the L_M-only model (it collapses within them)")
     training: TrainConfig = field(default_factory=lambda: QUICK_TRAINING)
 
     def __post_init__(self):

@@ -7,21 +7,8 @@
   ``lam = 1`` is L_M alone (it drifts), ``lam = 0`` is L_R alone. This path never reads 3D groundtruth: ``train``
   hands it ``dataset.without_groundtruth()``, and its statistics come from 2D (``NormalisationStats.from_2d``).
 
-Units of the weak terms. The paper does not state them, and λ means nothing without them: Huber's δ = 1 splits each
-term into a quadratic zone (pull ∝ residual) and a linear one (constant pull), and the units decide which zone the
-residuals sit in. ``loss_units`` chooses (L_M's unit / L_R's unit, δ = 1 in each):
-- ``"cm_pixels"`` (default): the dataset's own units, centimetres for L_M (CMU Panoptic's 3D unit) and raw pixels
-  for L_R (OpenPose's 2D unit), as the paper's data came. Nearly every residual is then in Huber's linear zone, where
-  each term pulls with a constant force whatever its size, and a centimetre at the subject is about five pixels in
-  Panoptic's dome, so λ = 0.8 weighs L_M's pull towards agreement and L_R's pull towards the detections alike.
-- ``"normalised"``: both in the network's normalised units (§3.4.1): L_M divides world-frame residuals by the output
-  scale σ_X, L_R divides normalised-image residuals (pixels / f) by the input scale σ_x; σ_X = σ_x × the median root
-  depth (both from 2D, ``NormalisationStats.from_2d``). Most residuals then sit in the quadratic zone, where L_M's
-  pull grows with the views' disagreement r and shrinks the poses by about λr / ((1 − λ) + λr).
-- ``"mm"``: L_M in mm, L_R in mm at the subject (pixel residual × Z_root / f).
-- ``"mm_pixels"``: L_M in mm, L_R in raw pixels.
-- ``"mixed"``: L_M normalised, L_R in raw pixels (L_R then sits in Huber's linear zone and dominates).
-How λ and the units behave together is measured by ``studies/units_lambda.py``; its table is in the README.
+The units of the weak terms (``loss_units``, default ``"cm_pixels"``: L_M in centimetres, L_R in pixels, the
+data's own units) decide which of Huber's zones the residuals sit in, and so what λ means: see ``losses``.
 
 All the training data lives as ``Views`` on the device; a batch is ``views[frames, view_ids]`` (frames shuffled,
 views sampled among those usable), with no per-sample Python. Seeded runs are deterministic on the CPU, also across a
@@ -42,49 +29,46 @@ from torch import Tensor
 
 from weakpose_lite import losses
 from weakpose_lite.cameras import rotate_to_world
+from weakpose_lite.checkpoints import load_checkpoint, write_checkpoint
+from weakpose_lite.configs import option
 from weakpose_lite.data.dataset import MultiViewDataset
-from weakpose_lite.files import atomic_path, write_text_atomic
+from weakpose_lite.files import write_text_atomic
 from weakpose_lite.inference import evaluate, predict
 from weakpose_lite.model import LiftingNetwork, ModelConfig, NormalisationStats
 from weakpose_lite.progress import progress_bar
 from weakpose_lite.skeleton import get_skeleton
 from weakpose_lite.views import Views, make_views
 
-CHECKPOINT_VERSION = 2
 MODES = ("strong", "weak")
 LOSS_UNITS = ("cm_pixels", "normalised", "mm", "mm_pixels", "mixed")
 SELECTIONS = ("auto", "validation_mpjpe", "validation_loss")
 MM_PER_CM = 10.0
 
 
-def _option(default, help_text: str):
-    return field(default=default, metadata={"help": help_text})
-
-
 @dataclass(frozen=True)
 class TrainConfig:
     """Every training choice, with the paper's defaults (§3.4.1); the CLI and papermill fill the same fields."""
 
-    mode: str = _option("weak", "strong (3D targets triangulated from 2D) or weak (λ·L_M + (1 − λ)·L_R)")
-    lam: float = _option(0.8, "λ of Eq. 3, in [0, 1] (weak only)")
-    loss_units: str = _option("cm_pixels", f"units of L_M / L_R, one of {', '.join(LOSS_UNITS)} (train's docstring)")
-    projection: str = _option("perspective", "re-projection after the warm-up: perspective or scaled_orthographic")
-    warmup_fraction: float = _option(0.2, "share of the steps re-projected scaled-orthographically (weak only)")
-    detach_average: bool = _option(False, "stop the gradient through W̄ (the paper leaves it open)")
-    epochs: int = _option(100, "epochs")
-    frames_per_batch: int = _option(8, "frames per batch")
-    views_per_frame: int = _option(16, "views drawn per frame, among the usable ones")
-    learning_rate: float = _option(5e-4, "Adam's learning rate")
-    lr_decay: float = _option(0.96, "learning rate factor per epoch")
-    weight_decay: float = _option(1e-5, "Adam's weight decay")
-    huber_delta: float = _option(1.0, "δ of Huber's loss (Eq. 15), in the loss units")
+    mode: str = option("weak", "strong (3D targets triangulated from 2D) or weak (λ·L_M + (1 − λ)·L_R)")
+    lam: float = option(0.8, "λ of Eq. 3, in [0, 1] (weak only)")
+    loss_units: str = option("cm_pixels", f"units of L_M / L_R, one of {', '.join(LOSS_UNITS)} (train's docstring)")
+    projection: str = option("perspective", "re-projection after the warm-up: perspective or scaled_orthographic")
+    warmup_fraction: float = option(0.2, "share of the steps re-projected scaled-orthographically (weak only)")
+    detach_average: bool = option(False, "stop the gradient through W̄ (the paper leaves it open)")
+    epochs: int = option(100, "epochs")
+    frames_per_batch: int = option(8, "frames per batch")
+    views_per_frame: int = option(16, "views drawn per frame, among the usable ones")
+    learning_rate: float = option(5e-4, "Adam's learning rate")
+    lr_decay: float = option(0.96, "learning rate factor per epoch")
+    weight_decay: float = option(1e-5, "Adam's weight decay")
+    huber_delta: float = option(1.0, "δ of Huber's loss (Eq. 15), in the loss units")
     model: ModelConfig = field(default_factory=ModelConfig)
-    min_visible_joints: int = _option(6, "a view with fewer detected joints is not an input")
-    selection: str = _option("auto", "validation_mpjpe, validation_loss, or auto (strong: MPJPE, weak: its loss)")
-    patience: int | None = _option(None, "stop after this many epochs without improvement; none: every epoch")
-    max_frames_per_epoch: int | None = _option(None, "cap an epoch's frames (quick runs); none: every frame once")
-    seed: int = _option(0, "seed of every random draw")
-    device: str = _option("auto", "auto (CUDA when available), cpu, cuda, ...")
+    min_visible_joints: int = option(6, "a view with fewer detected joints is not an input")
+    selection: str = option("auto", "validation_mpjpe, validation_loss, or auto (strong: MPJPE, weak: its loss)")
+    patience: int | None = option(None, "stop after this many epochs without improvement; none: every epoch")
+    max_frames_per_epoch: int | None = option(None, "cap an epoch's frames (quick runs); none: every frame once")
+    seed: int = option(0, "seed of every random draw")
+    device: str = option("auto", "auto (CUDA when available), cpu, cuda, ...")
 
     def __post_init__(self):
         _check_choice("mode", self.mode, MODES)
@@ -361,49 +345,17 @@ class _TrainingState:
 
 def save_checkpoint(path: Path, state: _TrainingState, config: TrainConfig) -> None:
     """Write weights, optimiser, schedule, random streams, statistics, configuration and epoch, atomically."""
-    checkpoint = {
-        "format": "weakpose-lite checkpoint",
-        "version": CHECKPOINT_VERSION,
-        "config": asdict(config),
-        "skeleton": state.model.skeleton.name,
-        "model": state.model.state_dict(),
-        "best_model": state.best_weights,
-        "optimiser": state.optimiser.state_dict(),
-        "scheduler": state.scheduler.state_dict(),
-        "generator": state.generator.get_state(),
-        "torch_rng": torch.get_rng_state(),
-        "epoch": state.epoch,
-        "best_epoch": state.best_epoch,
-        "best_score": state.best_score,
-        "history": json.dumps(state.history),
-    }
-    with atomic_path(path) as temporary:
-        torch.save(checkpoint, temporary)
-
-
-def load_checkpoint(path: str | Path) -> dict:
-    """Read a checkpoint with ``weights_only=True``; a damaged, foreign or older file gets an error naming it."""
-    path = Path(path)
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many types for a damaged file; report them all the same way
-        raise ValueError(f"{path}: not a readable weakpose-lite checkpoint ({type(error).__name__}: {error})") from error
-    if not isinstance(checkpoint, dict) or checkpoint.get("format") != "weakpose-lite checkpoint":
-        raise ValueError(f"{path}: not a weakpose-lite checkpoint (no 'format' field)")
-    if checkpoint.get("version") != CHECKPOINT_VERSION:
-        raise ValueError(
-            f"{path}: checkpoint version must be {CHECKPOINT_VERSION}, got {checkpoint.get('version')!r} (version 1 "
-            f"was written before checkpoints named their skeleton: train it again with this version of the kit)"
-        )
-    return checkpoint
+    write_checkpoint(path, {
+        "config": asdict(config), "skeleton": state.model.skeleton.name, "model": state.model.state_dict(),
+        "best_model": state.best_weights, "optimiser": state.optimiser.state_dict(),
+        "scheduler": state.scheduler.state_dict(), "generator": state.generator.get_state(),
+        "torch_rng": torch.get_rng_state(), "epoch": state.epoch, "best_epoch": state.best_epoch,
+        "best_score": state.best_score, "history": json.dumps(state.history),
+    })  # fmt: skip
 
 
 def load_model(path: str | Path, best: bool = True) -> tuple[LiftingNetwork, TrainConfig]:
-    """A checkpoint -> the network (best weights by default, in eval mode) and its training configuration.
-
-    Refused: a checkpoint whose weights or statistics are not finite, or whose standard deviations are not positive
-    (the network would lift every pose to NaN).
-    """
+    """A checkpoint -> the network (best weights by default, in eval mode) and its training configuration."""
     checkpoint = load_checkpoint(path)
     try:
         config = TrainConfig(**{**checkpoint["config"], "model": ModelConfig(**checkpoint["config"]["model"])})
@@ -413,14 +365,4 @@ def load_model(path: str | Path, best: bool = True) -> tuple[LiftingNetwork, Tra
         model.load_state_dict(weights)
     except (KeyError, TypeError, ValueError, RuntimeError) as error:
         raise ValueError(f"{path}: a weakpose-lite checkpoint whose network does not load ({type(error).__name__}: {error})") from error
-    _check_weights(path, weights)
     return model.eval(), config
-
-
-def _check_weights(path: str | Path, weights: dict[str, Tensor]) -> None:
-    for name, value in weights.items():
-        if value.is_floating_point() and not torch.isfinite(value).all():
-            raise ValueError(f"{path}: weights {name} must be finite, got {int((~torch.isfinite(value)).sum())} NaN or inf")
-    for name in ("std_2d", "std_3d"):
-        if not (weights[name] > 0).all():
-            raise ValueError(f"{path}: weights {name} must be positive (a standard deviation), got {weights[name].min().item()}")

@@ -18,8 +18,14 @@ from dataclasses import dataclass, fields, replace
 import torch
 from torch import Tensor
 
-from weakpose_lite.cameras import Camera, normalised_to_pixels, pixels_to_normalised, rotate_to_camera, undistort
-from weakpose_lite.cameras import world_to_camera
+from weakpose_lite.cameras import (
+    Camera,
+    normalised_to_pixels,
+    pixels_to_normalised,
+    rotate_to_camera,
+    undistort,
+    world_to_camera,
+)
 from weakpose_lite.data.dataset import MultiViewDataset
 from weakpose_lite.skeleton import to_relative
 from weakpose_lite.triangulation import triangulate

@@ -19,7 +19,13 @@ from tqdm.auto import tqdm
 
 from weakpose_lite.data.dataset import MultiViewDataset
 from weakpose_lite.data.formats.openpose import OPENPOSE_FOLDER, write_openpose_views
-from weakpose_lite.data.formats.panoptic import Calibration, body_file, calibration_file, write_bodies, write_calibration
+from weakpose_lite.data.formats.panoptic import (
+    Calibration,
+    body_file,
+    calibration_file,
+    write_bodies,
+    write_calibration,
+)
 from weakpose_lite.skeleton import BODY
 
 
