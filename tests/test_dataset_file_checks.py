@@ -224,7 +224,7 @@ def _value_cases(R: np.ndarray, K: np.ndarray) -> dict[str, tuple[dict, str]]:
     last_row[0, 2, 2, 2] = 2
     return {
         "rotation-scaled-by-2": ({"camera_R": scaled}, "camera_R[0, 1] must be orthonormal (max |RᵀR − I| ≤ 0.0001)"),
-        "reflection": ({"camera_R": reflected}, "camera_R[1, 2] must be a rotation (det +1), got -1"),
+        "reflection": ({"camera_R": reflected}, "camera_R[1, 2] must be a rotation (det +1), got det -1"),
         "singular-K": ({"camera_K": singular}, "camera_K[1, 0] must be invertible with positive focal lengths"),
         "K-last-row": ({"camera_K": last_row}, "camera_K[0, 2] must have last row [0, 0, 1], got [0.0, 0.0, 2.0]"),
     }

@@ -25,6 +25,7 @@ import torch
 from torch import Tensor
 
 from weakpose_lite.cameras import Camera
+from weakpose_lite.data.formats.validation import check_intrinsics, check_rotation, check_where
 from weakpose_lite.files import atomic_path
 from weakpose_lite.skeleton import Skeleton, get_skeleton
 
@@ -291,47 +292,15 @@ def _check_values(arrays: dict[str, np.ndarray], header: dict, source: str) -> N
     """Finite cameras that are rotations with invertible intrinsics, indices within their name lists, confidences in
     [0, 1], finite keypoints and groundtruth finite or NaN."""
     for name in ("camera_K", "camera_R", "camera_t", "camera_dist", "keypoints_2d", "confidence"):
-        _check_where(np.isfinite(arrays[name]), arrays[name], source, name, "finite")
-    _check_where(~np.isinf(arrays["points_3d"]), arrays["points_3d"], source, "points_3d", "finite or NaN")
+        check_where(np.isfinite(arrays[name]), arrays[name], source, name, "finite")
+    check_where(~np.isinf(arrays["points_3d"]), arrays["points_3d"], source, "points_3d", "finite or NaN")
     confidence = arrays["confidence"]
-    _check_where((confidence >= 0) & (confidence <= 1), confidence, source, "confidence", "in [0, 1]")
+    check_where((confidence >= 0) & (confidence <= 1), confidence, source, "confidence", "in [0, 1]")
     for name, names in (("sequence_index", "sequence_names"), ("subject_index", "subject_names")):
         index, count = arrays[name], len(header[names])
-        _check_where((index >= 0) & (index < count), index, source, name, f"in [0, {count}) ({names})")
-    _check_rotations(arrays["camera_R"].astype(np.float64), source)
-    _check_intrinsics(arrays["camera_K"], source)
-
-
-def _check_where(good: np.ndarray, values: np.ndarray, source: str, name: str, expected: str) -> None:
-    """Refuse the first element of ``values`` where ``good`` is False, naming its index: ``camera_t[0, 3, 1]``."""
-    if not good.all():
-        index = tuple(int(i) for i in np.argwhere(~good)[0])
-        raise ValueError(f"{source}: {name}[{', '.join(map(str, index))}] must be {expected}, got {values[index]}")
-
-
-def _check_rotations(R: np.ndarray, source: str) -> None:
-    """camera_R (S, C, 3, 3): orthonormal within ``_ROTATION_TOLERANCE`` and det > 0."""
-    error = np.abs(np.swapaxes(R, -1, -2) @ R - np.eye(3)).max(axis=(-2, -1), initial=0.0)
-    for bad, expected, got in (
-        (error > _ROTATION_TOLERANCE, f"orthonormal (max |RᵀR − I| ≤ {_ROTATION_TOLERANCE})", error),
-        (np.linalg.det(R) <= 0, "a rotation (det +1)", np.linalg.det(R)),
-    ):
-        if bad.any():
-            s, c = (int(i) for i in np.argwhere(bad)[0])
-            raise ValueError(f"{source}: camera_R[{s}, {c}] must be {expected}, got {got[s, c]:.3g}")
-
-
-def _check_intrinsics(K: np.ndarray, source: str) -> None:
-    """camera_K (S, C, 3, 3): last row (0, 0, 1) and positive focal lengths, which is when K is invertible."""
-    wrong_row = ~(K[..., 2, :] == np.array([0.0, 0.0, 1.0])).all(-1)
-    if wrong_row.any():
-        s, c = (int(i) for i in np.argwhere(wrong_row)[0])
-        raise ValueError(f"{source}: camera_K[{s}, {c}] must have last row [0, 0, 1], got {K[s, c, 2].tolist()}")
-    not_positive = (K[..., 0, 0] <= 0) | (K[..., 1, 1] <= 0)
-    if not_positive.any():
-        s, c = (int(i) for i in np.argwhere(not_positive)[0])
-        raise ValueError(f"{source}: camera_K[{s}, {c}] must be invertible with positive focal lengths, got "
-                         f"fx={K[s, c, 0, 0]}, fy={K[s, c, 1, 1]}")  # fmt: skip
+        check_where((index >= 0) & (index < count), index, source, name, f"in [0, {count}) ({names})")
+    check_rotation(arrays["camera_R"], source, "camera_R", _ROTATION_TOLERANCE)
+    check_intrinsics(arrays["camera_K"], source, "camera_K")
 
 
 SPLITS = ("train", "validation", "test")

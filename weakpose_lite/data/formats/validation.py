@@ -94,23 +94,40 @@ def check_layout(values: list, source: str, field: str, layouts: dict[int, str])
 
 
 def check_intrinsics(K: np.ndarray, source: str, field: str) -> None:
-    """Refuse an intrinsic matrix K (3, 3) that is not invertible: last row (0, 0, 1), focal lengths > 0."""
-    if not np.array_equal(K[2], [0.0, 0.0, 1.0]):
-        raise ValueError(f"{source}: {field} must have last row [0, 0, 1], got {K[2].tolist()}")
-    if K[0, 0] <= 0 or K[1, 1] <= 0:
-        raise ValueError(
-            f"{source}: {field} must be invertible with positive focal lengths, got fx={K[0, 0]}, fy={K[1, 1]}"
-        )
+    """Refuse intrinsic matrices K (..., 3, 3) that are not invertible: last row (0, 0, 1), focal lengths > 0; in a
+    batch the first bad one is named by its index (``camera_K[0, 3]``)."""
+    last_row = K[..., 2, :]
+    _refuse_first(~(last_row == np.array([0.0, 0.0, 1.0])).all(-1), source, field,
+                  lambda i: f"must have last row [0, 0, 1], got {last_row[i].tolist()}")  # fmt: skip
+    fx, fy = K[..., 0, 0], K[..., 1, 1]
+    _refuse_first((fx <= 0) | (fy <= 0), source, field,
+                  lambda i: f"must be invertible with positive focal lengths, got fx={fx[i]}, fy={fy[i]}")  # fmt: skip
 
 
 def check_rotation(R: np.ndarray, source: str, field: str, tolerance: float = ROTATION_TOLERANCE) -> None:
-    """Refuse a matrix R (3, 3) that is not a rotation: max |RᵀR − I| > tolerance or det R ≤ 0."""
-    error = np.abs(R.T @ R - np.eye(3)).max()
-    if error > tolerance:
-        raise ValueError(f"{source}: {field} must be orthonormal (max |RᵀR − I| ≤ {tolerance}), got {error:.3g}")
+    """Refuse matrices R (..., 3, 3) that are not rotations: max |RᵀR − I| > tolerance or det R ≤ 0; in a batch the
+    first bad one is named by its index (``camera_R[0, 3]``)."""
+    R = R.astype(np.float64)
+    error = np.abs(np.swapaxes(R, -1, -2) @ R - np.eye(3)).max(axis=(-2, -1))
+    _refuse_first(error > tolerance, source, field,
+                  lambda i: f"must be orthonormal (max |RᵀR − I| ≤ {tolerance}), got {error[i]:.3g}")  # fmt: skip
     determinant = np.linalg.det(R)
-    if determinant <= 0:
-        raise ValueError(f"{source}: {field} must be a rotation (det +1), got det {determinant:.3g}")
+    _refuse_first(determinant <= 0, source, field, lambda i: f"must be a rotation (det +1), got det {determinant[i]:.3g}")
+
+
+def check_where(good: np.ndarray, values: np.ndarray, source: str, field: str, expected: str) -> None:
+    """Refuse the first element of ``values`` where ``good`` is False, naming its index: ``camera_t[0, 3, 1]``."""
+    _refuse_first(~good, source, field, lambda i: f"must be {expected}, got {values[i]}")
+
+
+def _refuse_first(bad: np.ndarray, source: str, field: str, describe) -> None:
+    """Raise for the first True of ``bad`` (...): ``source: field[i, j] <describe(index)>`` (no index for a scalar)."""
+    bad = np.asarray(bad)
+    if not bad.any():
+        return
+    index = tuple(int(i) for i in np.argwhere(bad)[0]) if bad.ndim else ()
+    named = f"{field}[{', '.join(map(str, index))}]" if index else field
+    raise ValueError(f"{source}: {named} {describe(index)}")
 
 
 def check_not_empty(count: int, source: str, what: str) -> None:
