@@ -5,6 +5,7 @@ applied by hand to inputs normalised with OpenCV or by a pinhole division, a pla
 synthetic groundtruth.
 """
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -225,7 +226,7 @@ def test_frames_that_cannot_be_lifted_get_a_status_and_every_person_a_row(checkp
     assert rows == [(0, 0, "ok"), (1, 0, "root_missing"), (2, 0, "too_few_joints"), (3, 0, "ok"), (3, 1, "ok"),
                     (4, 0, "no_person")]  # fmt: skip
     assert result["summary"]["by_status"] == {"ok": 3, "no_person": 1, "root_missing": 1, "too_few_joints": 1,
-                                              "too_few_views": 0}  # fmt: skip
+                                              "too_few_views": 0, "not_finite": 0}  # fmt: skip
     poses = _poses(result)
     assert np.array_equal(poses[0], poses[3]) and np.array_equal(poses[3], poses[4])
 
@@ -373,3 +374,75 @@ def test_frame_numbers_come_from_names_or_their_order():
     assert frame_numbers(["img7.json", "img9.json"]) == [7, 9]
     assert frame_numbers(["front.json", "img9.json"]) == [0, 1]
     assert frame_numbers(["a1.json", "b1.json"]) == [0, 1]
+
+
+def test_multi_view_frames_without_the_root_in_any_view_are_root_missing(checkpoint, test_set, names, tmp_path):
+    keypoints, confidence, view_mask = test_set.keypoints_2d.clone(), test_set.confidence.clone(), test_set.view_mask
+    confidence[0, :, BODY.root] = 0  # frame 0: the root is missing in every view
+    confidence[1, 2:] = 0  # frame 1: two views left with a person
+    root = tmp_path / "views"
+    write_openpose_views(root, names, test_set.frame_ids, keypoints, confidence, view_mask & (confidence > 0).any(-1))
+    calibration = tmp_path / "calibration_x.json"
+    write_calibration(calibration, Calibration(test_set.cameras[0], names, torch.tensor([IMAGE_SIZE] * len(names))))
+    result = _run(checkpoint, root, tmp_path / "poses.json", "--calibration", calibration)
+    statuses = [row["status"] for row in result["frames"]]
+    assert statuses[0] == "root_missing" and statuses[2:] == ["ok"] * (TEST_FRAMES - 2)
+    assert result["frames"][0]["pose"] is None
+
+
+def test_an_overflowing_network_output_is_not_finite_never_ok(model, test_set):
+    views = make_views(test_set, with_targets=False)
+    huge = dataclasses.replace(views, relative_2d=views.relative_2d * 1e36)
+    lifted = inference.lift_views(model, huge, test_set.view_mask, "world", 6)
+    assert (lifted.status == inference.NOT_FINITE).all()
+    assert torch.isnan(lifted.poses).all()
+
+
+def test_a_body_and_hands_checkpoint_refuses_detections_without_any_hand(test_set, tmp_path, capsys):
+    hands = _foreign_checkpoint(tmp_path / "hands.pt", "body_hands")
+    folder = _single_view_folder(tmp_path / "view", test_set.keypoints_2d[:2, 0], test_set.confidence[:2, 0])
+    output = tmp_path / "poses.json"
+    assert lift.main([str(hands), str(folder), "-o", str(output), "--focal", "1400", "--image-size", "1920", "1080"]) == 2
+    assert "hand keypoints must be detected" in capsys.readouterr().err
+    assert not output.exists()
+
+
+@pytest.mark.parametrize("which", ["input", "checkpoint"])
+def test_the_output_may_not_be_an_input(which, checkpoint, test_set, tmp_path, capsys):
+    dataset = tmp_path / "test.npz"
+    test_set.save(dataset)
+    copied = tmp_path / "model.json"  # a checkpoint under a name the output check alone would accept
+    copied.write_bytes(checkpoint.read_bytes())
+    before = {path: path.read_bytes() for path in (dataset, copied)}
+    assert lift.main([str(copied), str(dataset), "-o", str(dataset if which == "input" else copied)]) == 2
+    assert "is also an input of this run" in capsys.readouterr().err
+    assert {path: path.read_bytes() for path in before} == before
+
+
+@pytest.mark.parametrize("damage", ["nan_weight", "zero_deviation"])
+def test_a_checkpoint_that_would_lift_everything_to_nan_is_refused(damage, checkpoint, test_set, tmp_path, capsys):
+    content = torch.load(checkpoint, weights_only=True)
+    weights = content["best_model"]
+    if damage == "nan_weight":
+        first = next(name for name in weights if name.endswith("weight"))
+        weights[first] = weights[first].clone()
+        weights[first][0, 0] = float("nan")
+    else:
+        weights["std_2d"] = torch.zeros_like(weights["std_2d"])
+    broken = tmp_path / "broken.pt"
+    torch.save(content, broken)
+    test_set.save(tmp_path / "test.npz")
+    assert lift.main([str(broken), str(tmp_path / "test.npz"), "-o", str(tmp_path / "poses.json")]) == 2
+    error = capsys.readouterr().err
+    assert "broken.pt" in error and ("must be finite" in error or "must be positive" in error)
+    assert error.count("\n") == 1
+
+
+def test_bad_flags_are_one_line_with_status_2_and_debug_shows_the_traceback(checkpoint, tmp_path):
+    command = [sys.executable, "-m", "weakpose_lite.lift", str(checkpoint), str(tmp_path / "missing"), "-o", "x.json"]
+    plain = subprocess.run(command, capture_output=True, text=True)
+    assert plain.returncode == 2 and plain.stderr.count("\n") == 1 and "no such file or folder" in plain.stderr
+    debug = subprocess.run([*command, "--debug"], capture_output=True, text=True)
+    assert debug.returncode != 0 and "Traceback" in debug.stderr
+    wrong = subprocess.run([*command[:-2], "--batch-size", "many", "-o", "x.json"], capture_output=True, text=True)
+    assert wrong.returncode == 2 and wrong.stderr.count("\n") == 1 and "--batch-size" in wrong.stderr

@@ -3,6 +3,8 @@
 import json
 from dataclasses import replace
 
+import pytest
+
 from weakpose_lite import paper
 from weakpose_lite.model import ModelConfig
 from weakpose_lite.reproduce import QUICK_TRAINING, ReproduceConfig, parse_arguments, reproduce
@@ -38,3 +40,40 @@ def test_command_line_fills_the_config():
     assert parse_arguments([]) == ReproduceConfig()
     config = parse_arguments(["--max-frames-per-epoch", "none", "--dataset", "None", "--hands"])
     assert (config.training.max_frames_per_epoch, config.dataset, config.hands) == (None, None, True)
+
+
+def test_a_bad_value_fails_before_any_training_in_one_line(tmp_path, capsys):
+    from weakpose_lite.reproduce import main
+
+    assert main(["--lam", "1.5", "--output", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err == "error: TrainConfig.lam must be in [0, 1], got 1.5\n"
+    assert main(["--epochs", "0", "--output", str(tmp_path / "run")]) == 2
+    assert "epochs must be at least 1" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_interrupted_run_leaves_no_summary_of_an_earlier_one(tmp_path, monkeypatch):
+    from weakpose_lite import reproduce as reproduce_module
+
+    output = tmp_path / "run"
+    output.mkdir()
+    (output / "summary.json").write_text('{"weak_mpjpe_mm": 1.0}')
+
+    def interrupted(*arguments):
+        raise KeyboardInterrupt("killed")
+
+    monkeypatch.setattr(reproduce_module, "train_and_report", interrupted)
+    config = ReproduceConfig(synthetic_size="tiny", output=str(output), training=TINY_TRAINING)
+    with pytest.raises(KeyboardInterrupt):
+        reproduce(config)
+    assert not (output / "summary.json").exists()
+
+
+def test_results_files_are_strict_json_with_null_for_missing_figures(tmp_path):
+    from weakpose_lite.results import write_results
+
+    write_results(tmp_path / "r.json", {"evaluation": {"per_joint_mpjpe_mm": [float("nan"), 2.0]}, "x": float("nan")})
+    text = (tmp_path / "r.json").read_text()
+    assert "NaN" not in text
+    assert json.loads(text, parse_constant=lambda name: pytest.fail(f"bare {name}")) == {
+        "evaluation": {"per_joint_mpjpe_mm": [None, 2.0]}, "x": None}

@@ -1,6 +1,7 @@
 """Training: the weak path never reads 3D groundtruth, seeded runs repeat, a resumed run equals an uninterrupted one."""
 
 import dataclasses
+import json
 
 import pytest
 import torch
@@ -104,3 +105,65 @@ def test_evaluation_needs_groundtruth_and_counts_only_valid_joints(splits):
         evaluate(result.model, make_views(test.without_groundtruth(), False), test.skeleton)
     evaluation = evaluate(result.model, make_views(test, False), test.skeleton)
     assert evaluation["mpjpe_mm"] > 0 and len(evaluation["per_joint_mpjpe_mm"]) == 18
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"epochs": 0}, "epochs must be at least 1"),
+        ({"lam": 1.5}, r"lam must be in \[0, 1\]"),
+        ({"lam": float("nan")}, r"lam must be in \[0, 1\]"),
+        ({"loss_units": "inches"}, "loss_units must be one of"),
+        ({"learning_rate": 0.0}, "learning_rate must be a positive number"),
+        ({"warmup_fraction": -0.1}, r"warmup_fraction must be in \[0, 1\]"),
+    ],
+)
+def test_configurations_that_cannot_train_are_refused_when_built(changes, message):
+    with pytest.raises(ValueError, match=message):
+        dataclasses.replace(QUICK, **changes)
+
+
+def test_a_validation_split_with_one_view_per_frame_is_refused_before_training(splits):
+    validation = splits["validation"]
+    one_view = dataclasses.replace(validation, view_mask=validation.view_mask & (torch.arange(validation.num_views) == 0))
+    with pytest.raises(ValueError, match="no validation frame has two usable views"):
+        train(QUICK, splits["train"], one_view)
+
+
+def test_a_run_killed_between_its_last_files_resumes_to_consistent_files(splits, tmp_path, monkeypatch):
+    from weakpose_lite import train as train_module
+
+    config = dataclasses.replace(QUICK, epochs=2, selection="validation_loss")
+    straight = train(config, splits["train"], splits["validation"], tmp_path / "straight")
+    saved = train_module.save_checkpoint
+
+    def killed_before_the_last_checkpoint_of_epoch_2(path, state, config):
+        if path.name == "last.pt" and state.epoch == 2:
+            raise KeyboardInterrupt("killed")
+        saved(path, state, config)
+
+    monkeypatch.setattr(train_module, "save_checkpoint", killed_before_the_last_checkpoint_of_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, splits["train"], splits["validation"], tmp_path / "killed")
+    monkeypatch.undo()
+    assert load_checkpoint(tmp_path / "killed" / "last.pt")["epoch"] == 1
+    resumed = train(config, splits["train"], splits["validation"], tmp_path / "killed", resume=True)
+    assert _same_weights(resumed.model, straight.model)
+    history = json.loads((tmp_path / "killed" / "history.json").read_text())
+    assert [record["epoch"] for record in history] == [1, 2] == [record["epoch"] for record in resumed.history]
+    best = load_checkpoint(tmp_path / "killed" / "best.pt")
+    assert best["epoch"] == resumed.best_epoch and load_checkpoint(tmp_path / "killed" / "last.pt")["epoch"] == 2
+    assert not list((tmp_path / "killed").glob(".*.part"))
+
+
+def test_epoch_metrics_are_recorded_and_change_nothing_else(splits):
+    calls = []
+
+    def monitor(model) -> dict:
+        calls.append(model.training)
+        return {"monitor_value": float(len(calls))}
+
+    plain = train(QUICK, splits["train"], splits["validation"])
+    monitored = train(QUICK, splits["train"], splits["validation"], epoch_metrics=monitor)
+    assert [record["monitor_value"] for record in monitored.history] == [1.0, 2.0]
+    assert _same_weights(plain.model, monitored.model)

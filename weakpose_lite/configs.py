@@ -94,14 +94,14 @@ def _default_of(item: dataclasses.Field):
     return _REQUIRED
 
 
-def _flat_fields(config_type: type, defaults, exclude: tuple[str, ...]):
+def _flat_fields(config_type: type, defaults, exclude: tuple[str, ...], seen: set | None = None):
     """(name, type, default, metadata) of every field, nested dataclasses flattened; a repeated name is an error."""
     hints = typing.get_type_hints(config_type)
-    seen = set()
+    seen = set() if seen is None else seen
     for item in dataclasses.fields(config_type):
         default = getattr(defaults, item.name) if defaults is not None else _default_of(item)
         if dataclasses.is_dataclass(hints[item.name]):
-            yield from _flat_fields(hints[item.name], default, exclude)
+            yield from _flat_fields(hints[item.name], default, exclude, seen)
         elif item.name not in exclude:
             if item.name in seen:
                 raise ValueError(f"{config_type.__name__}: field {item.name!r} appears twice on the command line")

@@ -29,8 +29,9 @@ from weakpose_lite.skeleton import Skeleton, to_absolute
 from weakpose_lite.views import Views
 
 # Why a frame (or a person in a frame) has no pose; index 0 is success. Stored as these names in the output files.
-STATUSES = ("ok", "no_person", "root_missing", "too_few_joints", "too_few_views")
-OK, NO_PERSON, ROOT_MISSING, TOO_FEW_JOINTS, TOO_FEW_VIEWS = range(len(STATUSES))
+# "not_finite": the network's output overflowed (inputs far outside anything it was trained on).
+STATUSES = ("ok", "no_person", "root_missing", "too_few_joints", "too_few_views", "not_finite")
+OK, NO_PERSON, ROOT_MISSING, TOO_FEW_JOINTS, TOO_FEW_VIEWS, NOT_FINITE = range(len(STATUSES))
 EVALUATION_BATCH = 8192  # poses per network call when predicting a whole dataset
 
 
@@ -96,9 +97,11 @@ def single_view_status(visible: Tensor, present: Tensor, root: int, min_visible_
     return torch.where(present, status, NO_PERSON)
 
 
-def multi_view_status(view_mask: Tensor, fused: Tensor) -> Tensor:
-    """Views present (F, C), frames fused (F,) bool (two usable views and a triangulated root) -> status (F,) long."""
+def multi_view_status(view_mask: Tensor, root_detected: Tensor, fused: Tensor) -> Tensor:
+    """Views present (F, C), root detected (F, C), frames fused (F,) bool (two usable views and a triangulated root)
+    -> status (F,) long: nobody in any view, then the root missing in every view, then too few usable views."""
     status = torch.where(fused, OK, TOO_FEW_VIEWS)
+    status = torch.where((root_detected & view_mask).any(-1), status, ROOT_MISSING)
     return torch.where(view_mask.any(-1), status, NO_PERSON)
 
 
@@ -123,14 +126,16 @@ def lift_views(
     with torch.no_grad():
         predicted = predict(model, views, batch_size, progress)
     average, spread = fuse_views(predicted, views.cameras.R, views.usable)
+    root = model.skeleton.root
     if coordinate_frame == "world":
         fused = torch.zeros(len(present), dtype=torch.bool)
         fused[views.trainable_frames.cpu()] = True
-        status = multi_view_status(present, fused)
+        status = multi_view_status(present, views.visible[..., root], fused)
         poses, uncertainty = to_absolute(average, views.root_world.to(average.dtype)), spread
     else:
-        status = single_view_status(views.visible[:, 0], present[:, 0], model.skeleton.root, min_visible_joints)
+        status = single_view_status(views.visible[:, 0], present[:, 0], root, min_visible_joints)
         poses, uncertainty = average, torch.full_like(spread, math.nan)
+    status = torch.where((status == OK) & ~torch.isfinite(poses).all((-1, -2)), NOT_FINITE, status)
     lifted = (status == OK)[:, None]
     return LiftedPoses(status, views.usable.sum(1), torch.where(lifted[..., None], poses, math.nan),
                        torch.where(lifted, uncertainty, math.nan))  # fmt: skip

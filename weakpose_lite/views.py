@@ -13,6 +13,7 @@ frames (B,) and view_ids (B, V) is a batch of B frames × V views (per-frame fie
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, fields, replace
 
 import torch
@@ -87,8 +88,9 @@ def make_views(dataset: MultiViewDataset, with_targets: bool, min_visible_joints
     """A dataset -> its ``Views``; triangulates the root (and with ``with_targets`` every joint) from its 2D."""
     root = dataset.skeleton.root
     cameras = dataset.frame_cameras()
-    visible = dataset.visible
-    normalised = _masked(undistort(pixels_to_normalised(dataset.keypoints_2d, cameras.K), cameras.dist), visible)
+    undistorted = undistort(pixels_to_normalised(dataset.keypoints_2d, cameras.K), cameras.dist)
+    visible = _invertible(dataset.visible, undistorted, dataset.metadata.get("name", "dataset"))
+    normalised = _masked(undistorted, visible)
     usable = dataset.view_mask & visible[..., root] & (visible.sum(-1) >= min_visible_joints)
     joints = slice(None) if with_targets else slice(root, root + 1)
     triangulated = triangulate(dataset.keypoints_2d[:, :, joints], dataset.confidence[:, :, joints], dataset.view_mask, cameras)
@@ -104,6 +106,16 @@ def make_views(dataset: MultiViewDataset, with_targets: bool, min_visible_joints
         targets = rotate_to_camera(to_relative(triangulated.points, root).unsqueeze(1), cameras.R)
         views = replace(views, targets=targets, target_valid=triangulated.valid & root_valid.unsqueeze(1))
     return _with_groundtruth(views, dataset)
+
+
+def _invertible(visible: Tensor, undistorted: Tensor, name: str) -> Tensor:
+    """Detected joints (F, C, J) less those where the lens model could not be inverted (NaN from ``undistort``),
+    with a warning that counts them: they are treated as missing, never fed to the network."""
+    lost = visible & ~torch.isfinite(undistorted).all(-1)
+    if lost.any():
+        warnings.warn(f"{name}: {int(lost.sum())} detections lie where the lens model cannot be inverted; "
+                      f"they are treated as missing", stacklevel=3)  # fmt: skip
+    return visible & ~lost
 
 
 def _masked(points: Tensor, visible: Tensor) -> Tensor:

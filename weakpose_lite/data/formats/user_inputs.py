@@ -33,7 +33,7 @@ from weakpose_lite.data.formats.openpose import (
     view_folder,
 )
 from weakpose_lite.data.formats.panoptic import Calibration, read_calibration
-from weakpose_lite.skeleton import BODY_HANDS, Skeleton
+from weakpose_lite.skeleton import BODY, BODY_HANDS, Skeleton
 
 INPUT_SUFFIXES = (".json", ".npz")
 _FRAME_NUMBER = re.compile(r"(\d+)(?:_keypoints)?\.json$")
@@ -65,7 +65,12 @@ def read_user_detections(
     source: str | Path, skeleton: Skeleton, camera: SingleViewCamera = SingleViewCamera(), camera_type: str = "hd"
 ) -> Detections:
     """The detections at ``source`` (see the module docstring) for a network lifting ``skeleton``."""
-    source = check_input(source)
+    detections = _read(check_input(source), skeleton, camera, camera_type)
+    _check_hands(detections.dataset, skeleton, source)
+    return detections
+
+
+def _read(source: Path, skeleton: Skeleton, camera: SingleViewCamera, camera_type: str) -> Detections:
     if source.suffix.lower() == ".npz":
         return _dataset_file(source, skeleton)
     calibration = _read_calibration(camera, camera_type)
@@ -81,6 +86,15 @@ def read_user_detections(
     else:
         read, skipped = {source: read_openpose(source, hands=hands)}, []
     return _single_view(list(read.items()), skipped, single_camera, skeleton, source)
+
+
+def _check_hands(dataset: MultiViewDataset, skeleton: Skeleton, source: str | Path) -> None:
+    """A body + hands network on detections without a single hand keypoint would invent all 42 hand joints: refused."""
+    if skeleton.name == BODY_HANDS.name and not (dataset.confidence[..., len(BODY.joints) :] > 0).any():
+        raise ValueError(
+            f"{Path(source).name}: hand keypoints must be detected in some image for a body + hands checkpoint, got "
+            f"none (run OpenPose with --hand, or lift with a body checkpoint)"
+        )
 
 
 def check_input(path: str | Path) -> Path:
