@@ -3,6 +3,7 @@
 
     python studies/units_lambda.py                  # the grid at the quick-run budget, then the finalists' 2nd seed
     python studies/units_lambda.py --budget         # λ = 0.8 in two units and strong, longer, with per-epoch curves
+    python studies/units_lambda.py --levers warmup_fraction=0.05 detach_average=true   # one weak run per change
 
 Every run trains on the kit's default synthetic set at the main job's budget (``ReproduceConfig``'s epochs, width,
 dropout and frames per epoch unless overridden with ``--set``). A weak model picks its checkpoint on its validation
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -41,8 +43,11 @@ RESULTS = Path(__file__).parent / "results"
 
 
 def quick_budget(**changes) -> TrainConfig:
-    """The main job's training budget (``reproduce.QUICK_TRAINING``) on the CPU, with ``changes``."""
-    return replace(QUICK_TRAINING, device="cpu", **changes)
+    """The main job's training budget (``reproduce.QUICK_TRAINING``) on the CPU, with ``changes`` to any field of
+    ``TrainConfig`` or of its ``ModelConfig``."""
+    model_changes = {key: changes.pop(key) for key in list(changes) if key in ModelConfig.__dataclass_fields__}
+    budget = replace(QUICK_TRAINING, device="cpu", **changes)
+    return replace(budget, model=replace(budget.model, **model_changes))
 
 
 def _flat(config: TrainConfig) -> dict:
@@ -120,37 +125,42 @@ def finalists(records: list[dict], count: int) -> list[TrainConfig]:
 
 
 def table(records: list[dict]) -> str:
-    """Markdown: one row per (mode, units, λ), figures averaged over the seeds run, test over strong's test."""
-    groups: dict[tuple, list[dict]] = {}
+    """Markdown: one row per run name (seeds averaged), test MPJPE over strong's (seeds averaged too)."""
+    groups: dict[str, list[dict]] = {}
     for record in records:
-        config = record["config"]
-        key = (config["mode"], config["loss_units"] if config["mode"] == "weak" else "—", config["lam"] if config["mode"] == "weak" else None)
-        groups.setdefault(key, []).append(record)
-    strong_test = statistics.mean(r["test"]["mpjpe_mm"] for r in groups[("strong", "—", None)])
+        groups.setdefault(re.sub(r"_seed\d+", "", record["name"]), []).append(record)
+    strong_test = statistics.mean(r["test"]["mpjpe_mm"] for r in groups["strong"])
     rows = [
-        "| model | L_M / L_R units | λ | seeds | validation MPJPE | test MPJPE | test P-MPJPE | bone ratio | test weak/strong |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| model | L_M / L_R units | λ | changed | seeds | validation MPJPE | test MPJPE | test P-MPJPE | bone ratio | "
+        "test weak/strong |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    order = sorted(groups, key=lambda k: (k[0] != "strong", LOSS_UNITS.index(k[1]) if k[1] in LOSS_UNITS else -1, k[2] or 0))
-    for key in order:
-        runs = groups[key]
-        mean = {split: {m: statistics.mean(r[split][m] for r in runs) for m in runs[0][split]} for split in ("validation", "test")}
+    for name in sorted(groups, key=lambda n: _order(groups[n][0]["config"], n)):
+        runs, config = groups[name], groups[name][0]["config"]
+        test = {m: statistics.mean(r["test"][m] for r in runs) for m in runs[0]["test"]}
+        weak = config["mode"] == "weak"
+        label = "strong" if not weak else ("L_M alone" if config["lam"] == 1.0 else "weak")
+        changed = re.sub(r"^(strong|weak_[a-z_]+_lam[0-9.]+)_?", "", name).replace("_", " ") or "—"
         seeds = ", ".join(str(r["config"]["seed"]) for r in runs)
         validation = " / ".join(f"{r['validation']['mpjpe_mm']:.1f}" for r in runs)
-        label = "strong" if key[0] == "strong" else ("L_M alone (2 epochs)" if key[2] == 1.0 else "weak")
         rows.append(
-            f"| {label} | {key[1]} | {'' if key[2] is None else key[2]} | {seeds} | {validation} | "
-            f"{mean['test']['mpjpe_mm']:.1f} | {mean['test']['p_mpjpe_mm']:.1f} | {mean['test']['bone_length_ratio']:.2f} | "
-            f"{mean['test']['mpjpe_mm'] / strong_test:.3f} |"
+            f"| {label} | {config['loss_units'] if weak else '—'} | {config['lam'] if weak else ''} | {changed} | {seeds} | "
+            f"{validation} | {test['mpjpe_mm']:.1f} | {test['p_mpjpe_mm']:.1f} | {test['bone_length_ratio']:.2f} | "
+            f"{test['mpjpe_mm'] / strong_test:.3f} |"
         )
     return "\n".join(rows)
+
+
+def _order(config: dict, name: str) -> tuple:
+    """Strong first, then by units in ``LOSS_UNITS`` order, λ, and name."""
+    return (config["mode"] != "strong", LOSS_UNITS.index(config["loss_units"]), config["lam"], name)
 
 
 def _parse_override(text: str) -> tuple[str, object]:
     """``key=value`` for a ``TrainConfig`` field, the value read as JSON (numbers, null, true) or else a string."""
     key, _, value = text.partition("=")
-    if key not in TrainConfig.__dataclass_fields__:
-        raise argparse.ArgumentTypeError(f"--set {text}: {key!r} is not a TrainConfig field")
+    if key not in TrainConfig.__dataclass_fields__ and key not in ModelConfig.__dataclass_fields__:
+        raise argparse.ArgumentTypeError(f"{text}: {key!r} is not a field of TrainConfig or ModelConfig")
     try:
         return key, json.loads(value)
     except json.JSONDecodeError:
@@ -165,6 +175,9 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--set", dest="overrides", type=_parse_override, action="append", default=[],
                         metavar="FIELD=VALUE", help="a TrainConfig field for every run, e.g. warmup_fraction=0.1")  # fmt: skip
     parser.add_argument("--budget", action="store_true", help="the learning-curve runs instead of the grid")
+    parser.add_argument("--levers", type=_parse_override, nargs="+", metavar="FIELD=VALUE",
+                        help="instead of the grid: strong, and the weak model (first --units and --lambdas) once as it is "
+                             "and once with each change")  # fmt: skip
     parser.add_argument("--budget-epochs", type=int, default=48, help="epochs of the learning-curve runs")
     parser.add_argument("--name", default=None, help="results name (default: units_lambda or budget)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes in parallel")
@@ -175,7 +188,12 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     arguments = parse_arguments(argv)
     overrides = dict(arguments.overrides)
-    if arguments.budget:
+    if arguments.levers:
+        weak = quick_budget(mode="weak", lam=arguments.lambdas[0], loss_units=arguments.units[0], **overrides)
+        configs = [quick_budget(mode="strong", **overrides), weak] + [replace(weak, **{k: v}) for k, v in arguments.levers]
+        records = run_all(configs, arguments.output, arguments.jobs)
+        name = arguments.name or "levers"
+    elif arguments.budget:
         changes = {"epochs": arguments.budget_epochs, **overrides}
         configs = [quick_budget(mode="strong", **changes)] + [
             quick_budget(mode="weak", lam=0.8, loss_units=units, **changes) for units in arguments.units

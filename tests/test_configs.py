@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from weakpose_lite.configs import CommandParser, add_arguments, from_arguments, option, run_command
+from weakpose_lite.configs import CommandParser, add_arguments, checked, from_arguments, option, run_command
 
 
 @dataclass(frozen=True)
@@ -76,3 +76,23 @@ def test_a_field_name_used_twice_is_refused():
 
     with pytest.raises(ValueError, match="'width' appears twice"):
         add_arguments(argparse.ArgumentParser(), Twice)
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"width": "4"}, "parameter width must be int, got str '4'"),
+        ({"width": True}, "parameter width must be int, got bool True"),
+        ({"rate": float("nan")}, "parameter rate must be a finite float, got float nan"),
+        ({"colour": "red"}, "Inner has no field 'colour'"),
+    ],
+)
+def test_checked_refuses_a_parameter_of_the_wrong_type_in_one_line(values, message):
+    with pytest.raises(ValueError) as raised:
+        checked(Inner, **values)
+    assert str(raised.value) == message
+
+
+def test_checked_accepts_what_the_annotations_allow():
+    assert checked(Inner, width=3, rate=1) == Inner(3, 1)
+    assert checked(Outer, source="a", target="b", cap=None, size=[1, 2.5], inner=Inner()).size == [1, 2.5]

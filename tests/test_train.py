@@ -6,11 +6,11 @@ import json
 import pytest
 import torch
 
-from weakpose_lite.checkpoints import load_checkpoint
+from weakpose_lite.checkpoints import TrainingState, load_checkpoint
 from weakpose_lite.data.synthetic import SyntheticConfig, make_synthetic_splits
 from weakpose_lite.inference import evaluate
 from weakpose_lite.model import ModelConfig
-from weakpose_lite.train import TrainConfig, load_model, sample_views, train
+from weakpose_lite.train import TrainConfig, export_model, load_model, load_or_train, sample_views, train
 from weakpose_lite.views import make_views
 
 QUICK = TrainConfig(model=ModelConfig(hidden=32, dropout=0.1), epochs=2, max_frames_per_epoch=48, views_per_frame=8,
@@ -131,18 +131,16 @@ def test_a_validation_split_with_one_view_per_frame_is_refused_before_training(s
 
 
 def test_a_run_killed_between_its_last_files_resumes_to_consistent_files(splits, tmp_path, monkeypatch):
-    from weakpose_lite import train as train_module
-
     config = dataclasses.replace(QUICK, epochs=2, selection="validation_loss")
     straight = train(config, splits["train"], splits["validation"], tmp_path / "straight")
-    saved = train_module.save_checkpoint
+    saved = TrainingState.save
 
-    def killed_before_the_last_checkpoint_of_epoch_2(path, state, config):
+    def killed_before_the_last_checkpoint_of_epoch_2(state, path, config):
         if path.name == "last.pt" and state.epoch == 2:
             raise KeyboardInterrupt("killed")
-        saved(path, state, config)
+        saved(state, path, config)
 
-    monkeypatch.setattr(train_module, "save_checkpoint", killed_before_the_last_checkpoint_of_epoch_2)
+    monkeypatch.setattr(TrainingState, "save", killed_before_the_last_checkpoint_of_epoch_2)
     with pytest.raises(KeyboardInterrupt):
         train(config, splits["train"], splits["validation"], tmp_path / "killed")
     monkeypatch.undo()
@@ -167,3 +165,20 @@ def test_epoch_metrics_are_recorded_and_change_nothing_else(splits):
     monitored = train(QUICK, splits["train"], splits["validation"], epoch_metrics=monitor)
     assert [record["monitor_value"] for record in monitored.history] == [1.0, 2.0]
     assert _same_weights(plain.model, monitored.model)
+
+
+def test_load_or_train_loads_only_a_model_of_the_same_config_and_data(splits, tmp_path):
+    trained = train(QUICK, splits["train"], splits["validation"])
+    pretrained = tmp_path / "pretrained.pt"
+    export_model(pretrained, trained, QUICK, splits["train"])
+    assert pretrained.stat().st_size < 2_000_000
+    loaded = load_or_train(dataclasses.replace(QUICK, device="auto"), splits["train"], splits["validation"], pretrained)
+    assert _same_weights(loaded.model, trained.model) and loaded.history == trained.history
+    assert loaded.best_epoch == trained.best_epoch
+    other_seed = load_or_train(dataclasses.replace(QUICK, seed=1), splits["train"], splits["validation"], pretrained,
+                               output=tmp_path / "retrained")  # fmt: skip
+    assert not _same_weights(other_seed.model, trained.model)
+    assert (tmp_path / "retrained" / "model.pt").exists()
+    other_data = splits["train"].subset(torch.arange(splits["train"].num_frames // 2))
+    retrained = load_or_train(QUICK, other_data, splits["validation"], pretrained)
+    assert not _same_weights(retrained.model, trained.model)

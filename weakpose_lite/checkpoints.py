@@ -1,4 +1,5 @@
-"""Checkpoint files: what ``train`` saves each epoch, written atomically, read back safely and checked.
+"""Checkpoint files: what ``train`` saves each epoch (``TrainingState``: all a resumed run needs to continue exactly),
+written atomically, read back safely and checked.
 
 A checkpoint is a dict saved by ``torch.save`` and read with ``weights_only=True`` (tensors and plain values only, no
 code). Version 2 names the network's skeleton; version 1 (which told it by the joint count) is refused with a
@@ -8,12 +9,14 @@ network lifts every pose to NaN.
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
-from weakpose_lite.files import atomic_path
+from weakpose_lite.files import atomic_path, write_text_atomic
 
 FORMAT = "weakpose-lite checkpoint"
 VERSION = 2
@@ -54,3 +57,66 @@ def _check_weights(path: Path, name: str, weights: dict[str, Tensor]) -> None:
     for key in _POSITIVE:
         if key in weights and not (weights[key] > 0).all():
             raise ValueError(f"{path}: {name}.{key} must be positive (a standard deviation), got {weights[key].min().item()}")
+
+
+class TrainingState:
+    """What a resumed run needs to continue exactly: weights, optimiser, schedule, random streams, history."""
+
+    def __init__(self, model, optimiser, scheduler, generator):
+        self.model, self.optimiser, self.scheduler, self.generator = model, optimiser, scheduler, generator
+        self.epoch = 0
+        self.started_at = 0
+        self.history: list[dict] = []
+        self.best_score = float("inf")
+        self.best_epoch = -1
+        self.best_weights = {k: v.clone() for k, v in model.state_dict().items()}
+
+    def finish_epoch(self, record: dict, config, output: str | Path | None) -> None:
+        """Log the epoch, keep the best weights, and write best.pt, history.json, then last.pt under ``output``.
+
+        ``last.pt`` is written last: it is what a resume starts from, and a run killed before it repeats the epoch
+        (seeded, so exactly) and rewrites the other two.
+        """
+        self.history.append(record)
+        self.epoch = record["epoch"]
+        score = record["validation_mpjpe_mm" if config.selection_metric == "validation_mpjpe" else "validation_loss"]
+        improved = score < self.best_score
+        if improved:
+            self.best_score, self.best_epoch = score, record["epoch"]
+            self.best_weights = {k: v.clone() for k, v in self.model.state_dict().items()}
+        if output is not None:
+            folder = Path(output)
+            if improved:
+                self.save(folder / "best.pt", config)
+            write_text_atomic(folder / "history.json", json.dumps(self.history, indent=1))
+            self.save(folder / "last.pt", config)
+
+    def should_stop(self, config) -> bool:
+        """Early stopping: ``config.patience`` epochs without a better selection score."""
+        return config.patience is not None and self.epoch - self.best_epoch >= config.patience
+
+    def load(self, path: Path, config) -> None:
+        """Restore everything from ``path`` (written with the same configuration) to continue exactly."""
+        checkpoint = load_checkpoint(path)
+        if checkpoint["config"] != asdict(config):
+            raise ValueError(f"{path}: was written with another configuration; resume with the same one")
+        self.model.load_state_dict(checkpoint["model"])
+        self.optimiser.load_state_dict(checkpoint["optimiser"])
+        self.scheduler.load_state_dict(checkpoint["scheduler"])
+        self.generator.set_state(checkpoint["generator"])
+        torch.set_rng_state(checkpoint["torch_rng"])
+        self.history = json.loads(checkpoint["history"])
+        self.epoch = self.started_at = checkpoint["epoch"]
+        self.best_score, self.best_epoch = checkpoint["best_score"], checkpoint["best_epoch"]
+        self.best_weights = checkpoint["best_model"]
+
+    def save(self, path: Path, config) -> None:
+        """Write weights, optimiser, schedule, random streams, statistics, configuration (a ``TrainConfig``) and
+        epoch, atomically."""
+        write_checkpoint(path, {
+            "config": asdict(config), "skeleton": self.model.skeleton.name, "model": self.model.state_dict(),
+            "best_model": self.best_weights, "optimiser": self.optimiser.state_dict(),
+            "scheduler": self.scheduler.state_dict(), "generator": self.generator.get_state(),
+            "torch_rng": torch.get_rng_state(), "epoch": self.epoch, "best_epoch": self.best_epoch,
+            "best_score": self.best_score, "history": json.dumps(self.history),
+        })  # fmt: skip

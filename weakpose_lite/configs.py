@@ -69,6 +69,40 @@ def from_arguments(config_type: type, arguments: argparse.Namespace, defaults=No
     return config_type(**built)
 
 
+def checked(config_type: type, **values):
+    """``config_type(**values)`` after checking each value against its field's annotation (an int for ``int``, a
+    number for ``float``, None only where the annotation allows it, ...): a notebook's parameters refused in one
+    line naming the parameter, before any work."""
+    hints = typing.get_type_hints(config_type)
+    for name, value in values.items():
+        if name not in hints:
+            raise ValueError(f"{config_type.__name__} has no field {name!r}")
+        if not _has_type(value, hints[name]):
+            raise ValueError(f"parameter {name} must be {_type_name(hints[name])}, got {type(value).__name__} {value!r}")
+    return config_type(**values)
+
+
+def _has_type(value, kind) -> bool:
+    optional, kind = _without_none(kind)
+    if value is None:
+        return optional
+    if dataclasses.is_dataclass(kind):
+        return isinstance(value, kind)
+    if typing.get_origin(kind) is tuple:
+        return isinstance(value, (tuple, list)) and all(_has_type(item, arg) for item, arg in zip(value, typing.get_args(kind)))
+    if kind is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, kind)
+
+
+def _type_name(kind) -> str:
+    optional, kind = _without_none(kind)
+    name = getattr(kind, "__name__", str(kind)) if typing.get_origin(kind) is not tuple else str(kind)
+    return f"{'a finite ' if kind is float else ''}{name}{' or None' if optional else ''}"
+
+
 def run_command(command: Callable[[list[str]], object], argv: list[str] | None = None) -> int:
     """Run ``command(argv)``; a bad input (``ValueError`` or ``OSError``) -> one line on stderr and 2, or the
     traceback with ``--debug``."""

@@ -29,10 +29,9 @@ from torch import Tensor
 
 from weakpose_lite import losses
 from weakpose_lite.cameras import rotate_to_world
-from weakpose_lite.checkpoints import load_checkpoint, write_checkpoint
+from weakpose_lite.checkpoints import TrainingState, load_checkpoint, write_checkpoint
 from weakpose_lite.configs import option
 from weakpose_lite.data.dataset import MultiViewDataset
-from weakpose_lite.files import write_text_atomic
 from weakpose_lite.inference import evaluate, predict
 from weakpose_lite.model import LiftingNetwork, ModelConfig, NormalisationStats
 from weakpose_lite.progress import progress_bar
@@ -219,7 +218,7 @@ def train(
     optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay, fused=True)
     scheduler = torch.optim.lr_scheduler.ExponentialLR(optimiser, gamma=config.lr_decay)
     generator = torch.Generator(device=device).manual_seed(config.seed)
-    state = _TrainingState(model, optimiser, scheduler, generator)
+    state = TrainingState(model, optimiser, scheduler, generator)
     if resume:
         state.load(Path(output) / "last.pt", config)
     steps_per_epoch = _steps_per_epoch(config, len(train_views.trainable_frames))
@@ -291,67 +290,39 @@ def _validate(model: LiftingNetwork, views: Views, config: TrainConfig, skeleton
     return record
 
 
-class _TrainingState:
-    """What a resumed run needs to continue exactly: weights, optimiser, schedule, random streams, history."""
-
-    def __init__(self, model, optimiser, scheduler, generator):
-        self.model, self.optimiser, self.scheduler, self.generator = model, optimiser, scheduler, generator
-        self.epoch = 0
-        self.started_at = 0
-        self.history: list[dict] = []
-        self.best_score = float("inf")
-        self.best_epoch = -1
-        self.best_weights = {k: v.clone() for k, v in model.state_dict().items()}
-
-    def finish_epoch(self, record: dict, config: TrainConfig, output: str | Path | None) -> None:
-        """Log the epoch, keep the best weights, and write best.pt, history.json, then last.pt under ``output``.
-
-        ``last.pt`` is written last: it is what a resume starts from, and a run killed before it repeats the epoch
-        (seeded, so exactly) and rewrites the other two.
-        """
-        self.history.append(record)
-        self.epoch = record["epoch"]
-        score = record["validation_mpjpe_mm" if config.selection_metric == "validation_mpjpe" else "validation_loss"]
-        improved = score < self.best_score
-        if improved:
-            self.best_score, self.best_epoch = score, record["epoch"]
-            self.best_weights = {k: v.clone() for k, v in self.model.state_dict().items()}
-        if output is not None:
-            folder = Path(output)
-            if improved:
-                save_checkpoint(folder / "best.pt", self, config)
-            write_text_atomic(folder / "history.json", json.dumps(self.history, indent=1))
-            save_checkpoint(folder / "last.pt", self, config)
-
-    def should_stop(self, config: TrainConfig) -> bool:
-        """Early stopping: ``config.patience`` epochs without a better selection score."""
-        return config.patience is not None and self.epoch - self.best_epoch >= config.patience
-
-    def load(self, path: Path, config: TrainConfig) -> None:
-        """Restore everything from ``path`` (written with the same configuration) to continue exactly."""
-        checkpoint = load_checkpoint(path)
-        if checkpoint["config"] != asdict(config):
-            raise ValueError(f"{path}: was written with another configuration; resume with the same one")
-        self.model.load_state_dict(checkpoint["model"])
-        self.optimiser.load_state_dict(checkpoint["optimiser"])
-        self.scheduler.load_state_dict(checkpoint["scheduler"])
-        self.generator.set_state(checkpoint["generator"])
-        torch.set_rng_state(checkpoint["torch_rng"])
-        self.history = json.loads(checkpoint["history"])
-        self.epoch = self.started_at = checkpoint["epoch"]
-        self.best_score, self.best_epoch = checkpoint["best_score"], checkpoint["best_epoch"]
-        self.best_weights = checkpoint["best_model"]
-
-
-def save_checkpoint(path: Path, state: _TrainingState, config: TrainConfig) -> None:
-    """Write weights, optimiser, schedule, random streams, statistics, configuration and epoch, atomically."""
+def export_model(path: str | Path, result: TrainResult, config: TrainConfig, train_set: MultiViewDataset) -> None:
+    """The trained network without its optimiser state (a few MB at most), with its configuration, history and the
+    digest of the data it was trained on: what ``load_model`` and ``load_or_train`` read."""
     write_checkpoint(path, {
-        "config": asdict(config), "skeleton": state.model.skeleton.name, "model": state.model.state_dict(),
-        "best_model": state.best_weights, "optimiser": state.optimiser.state_dict(),
-        "scheduler": state.scheduler.state_dict(), "generator": state.generator.get_state(),
-        "torch_rng": torch.get_rng_state(), "epoch": state.epoch, "best_epoch": state.best_epoch,
-        "best_score": state.best_score, "history": json.dumps(state.history),
+        "config": asdict(config), "skeleton": result.model.skeleton.name, "best_model": result.model.state_dict(),
+        "best_epoch": result.best_epoch, "history": json.dumps(result.history), "trained_on": train_set.digest(),
     })  # fmt: skip
+
+
+def load_or_train(
+    config: TrainConfig, train_set: MultiViewDataset, validation_set: MultiViewDataset, pretrained: str | Path,
+    output: str | Path | None = None, **train_options,
+) -> TrainResult:  # fmt: skip
+    """The model of ``config``: read from ``pretrained`` when that file was exported with the same configuration
+    (the device aside) from the same training data, else trained now (into ``output``, exported as
+    ``output/model.pt``). Notebooks ship such files so that a reader sees results in seconds."""
+    if Path(pretrained).exists():
+        checkpoint = load_checkpoint(pretrained)
+        if _same_training(checkpoint, config, train_set):
+            model, _ = load_model(pretrained)
+            return TrainResult(model.to(resolve_device(config.device)), json.loads(checkpoint["history"]), checkpoint["best_epoch"])
+    result = train(config, train_set, validation_set, output, **train_options)
+    if output is not None:
+        export_model(Path(output) / "model.pt", result, config, train_set)
+    return result
+
+
+def _same_training(checkpoint: dict, config: TrainConfig, train_set: MultiViewDataset) -> bool:
+    def without_device(fields: dict) -> dict:
+        return {key: value for key, value in fields.items() if key != "device"}
+
+    same_config = without_device(checkpoint["config"]) == without_device(asdict(config))
+    return same_config and checkpoint.get("trained_on") == train_set.digest()
 
 
 def load_model(path: str | Path, best: bool = True) -> tuple[LiftingNetwork, TrainConfig]:

@@ -13,6 +13,7 @@ Conventions:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import zipfile
 import zlib
@@ -97,6 +98,13 @@ class MultiViewDataset:
             raise ValueError(f"unknown sequences {sorted(unknown)}; this dataset has {list(self.sequence_names)}")
         wanted = torch.tensor([self.sequence_names.index(name) for name in names])
         return self.subset(torch.isin(self.sequence_index, wanted))
+
+    def digest(self) -> str:
+        """A short hex digest of the 2D detections, views and cameras: which inputs a model was trained on."""
+        digest = hashlib.sha256()
+        for tensor in (self.keypoints_2d, self.confidence, self.view_mask, self.cameras.K, self.cameras.R, self.cameras.t):
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        return digest.hexdigest()[:16]
 
     def without_groundtruth(self) -> MultiViewDataset:
         """A copy whose 3D groundtruth is all NaN: what the weakly-supervised path is given."""
