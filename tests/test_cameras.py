@@ -17,6 +17,7 @@ from weakpose_lite.cameras import (
     camera_to_world,
     distort,
     distortion_jacobian,
+    lens_inversion_error_px,
     look_at_rotation,
     normalised_to_pixels,
     orthographic_jacobian,
@@ -213,7 +214,12 @@ def test_undistort_newton_converges_quadratically_within_the_default_steps(all_h
     solution = undistort(distorted, dist, iterations=12)
     assert (distort(solution, dist) - distorted).abs().max() < 1e-15
     default = inspect.signature(undistort).parameters["iterations"].default
-    errors = [(undistort(distorted, dist, iterations=k) - solution).norm(dim=-1) for k in range(default + 1)]
+
+    def after_steps(k: int) -> torch.Tensor:  # the raw iterate: undistort itself is NaN until it has converged
+        u, v, _ = cameras_module._newton_steps(*distorted.unbind(-1), dist, k)
+        return torch.stack([u, v], -1)
+
+    errors = [(after_steps(k) - solution).norm(dim=-1) for k in range(default + 1)]
     for before, after in zip(errors, errors[1:]):
         above_round_off = before > 1e-7
         # Quadratic: the error squares each step (constant ≤ 0.6 on the real lenses; linear would fail this).
@@ -221,6 +227,8 @@ def test_undistort_newton_converges_quadratically_within_the_default_steps(all_h
     focal = K[:, None, 0, 0]
     pixel_error = [(error * focal).max().item() for error in errors]
     assert pixel_error[default - 1] < 1e-9, f"one spare step expected, worst pixel error per step {pixel_error}"
+    assert pixel_error[1] > 1e-3 and torch.isnan(undistort(distorted, dist, iterations=1)).any()  # not yet: NaN
+    torch.testing.assert_close(undistort(distorted, dist), after_steps(default), rtol=0, atol=0)
 
 
 def test_undistort_gradient_is_the_inverse_distortion_jacobian(hd_cameras):
@@ -483,3 +491,130 @@ def test_indexing_a_camera_indexes_only_its_batch_dimensions(hd_cameras):
         camera = grid[index]
         assert torch.equal(camera.t, expected_t) and torch.equal(camera.K, expected_K), index
         assert camera.R.shape == camera.K.shape and camera.dist.shape == (*camera.batch_shape, 5)
+
+
+# ---- lenses that cannot be inverted, points behind the camera: NaN, never a wrong pixel -------------------------
+
+PANOPTIC_LIKE_K = torch.tensor([[1634.03, 0.0, 942.792], [0.0, 1629.73, 558.29], [0.0, 0.0, 1.0]], dtype=torch.float64)
+CORNER_PX = torch.tensor([[0.0, 0.0]], dtype=torch.float64)
+
+
+def lens(k1: float = 0.0, k2: float = 0.0, p1: float = 0.0, p2: float = 0.0, k3: float = 0.0) -> torch.Tensor:
+    return torch.tensor([k1, k2, p1, p2, k3], dtype=torch.float64)
+
+
+def cv2_round_trip_px(pixels: torch.Tensor, K: torch.Tensor, dist: torch.Tensor, converged: bool = True) -> torch.Tensor:
+    """OpenCV alone: its undistortion (iterated to convergence, or its default 5 steps) projected back, error (N,) px."""
+    if converged:
+        undistorted = cv2_undistort(pixels, K, dist)
+    else:
+        undistorted = torch.from_numpy(cv2.undistortPoints(pixels.reshape(-1, 1, 2).numpy(), K.numpy(), dist.numpy())[:, 0])
+    rays = torch.cat([undistorted, torch.ones_like(undistorted[:, :1])], -1)
+    identity = Camera(K, torch.eye(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64), dist)
+    return (cv2_project(rays, identity) - pixels).norm(dim=-1)
+
+
+STRONG = lens(k1=50.0)  # monotonic, but five steps (Newton's or OpenCV's default) do not reach the corner
+FOLDING = {"k1=-0.5": lens(k1=-0.5), "k2=-0.5": lens(k1=-0.2, k2=-0.5)}  # fold inside the image: no inverse there
+
+
+def test_undistort_returns_nan_in_the_corner_of_a_lens_too_strong_for_its_steps():
+    distorted = pixels_to_normalised(CORNER_PX, PANOPTIC_LIKE_K)
+    assert torch.isnan(undistort(distorted, STRONG)).all()
+    assert torch.isfinite(undistort(distorted, STRONG, iterations=12)).all()  # more steps do get there
+    # OpenCV's default (5 fixed-point steps) silently returns a point 1000 px from the detection
+    assert cv2_round_trip_px(CORNER_PX, PANOPTIC_LIKE_K, STRONG, converged=False).item() > 100
+
+
+@pytest.mark.parametrize("dist", FOLDING.values(), ids=FOLDING.keys())
+def test_undistort_returns_nan_in_the_corner_of_a_lens_that_folds(dist):
+    distorted = pixels_to_normalised(CORNER_PX, PANOPTIC_LIKE_K)
+    assert torch.isnan(undistort(distorted, dist)).all()
+    assert torch.isnan(undistort(distorted, dist, iterations=50)).all()  # no number of steps helps: no inverse
+    # OpenCV, iterated to the end, silently returns a point hundreds of pixels from the detection
+    assert cv2_round_trip_px(CORNER_PX, PANOPTIC_LIKE_K, dist).item() > 100
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_undistort_near_the_centre_of_a_strong_lens_still_converges_and_round_trips(dtype):
+    dist = lens(k1=50.0).to(dtype)
+    distorted = torch.tensor([[0.02, -0.01]], dtype=dtype)
+    solution = undistort(distorted, dist)
+    assert torch.isfinite(solution).all()
+    torch.testing.assert_close(distort(solution, dist), distorted, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_undistort_of_a_non_finite_input_is_nan(value, hd_cameras):
+    distorted = torch.tensor([[value, 0.1]], dtype=torch.float64)
+    assert torch.isnan(undistort(distorted, hd_cameras.dist[0])).all()
+
+
+def test_non_converged_points_are_nan_without_spoiling_the_others_or_their_gradient(hd_cameras):
+    dist = torch.stack([hd_cameras.dist[0], STRONG])  # (2, 5): a real lens, then one too strong for five steps
+    distorted = pixels_to_normalised(torch.tensor([[900.0, 500.0], [0.0, 0.0]], dtype=torch.float64), PANOPTIC_LIKE_K)
+    distorted = distorted.expand(2, 2, 2).clone().requires_grad_(True)  # (views, J, 2)
+    solution = undistort(distorted, dist)
+    assert torch.isfinite(solution[0]).all() and torch.isnan(solution[1, 1]).all()
+    assert torch.isfinite(solution[1, 0]).all()  # the same lens, nearer the centre: converged
+    (gradient,) = torch.autograd.grad(torch.nan_to_num(solution).sum(), distorted)
+    assert torch.isfinite(gradient).all() and (gradient[1, 1] == 0).all()
+    inverse_jacobian = torch.linalg.inv(distortion_jacobian(solution[0].detach(), dist[0]))  # (J, 2, 2)
+    torch.testing.assert_close(gradient[0], inverse_jacobian.sum(-2))  # d(sum of both coordinates) / d input
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_real_lenses_never_give_nan_over_the_whole_image(all_hd_cameras, dtype):
+    cameras = all_hd_cameras.to(dtype)
+    distorted = pixels_to_normalised(image_grid(step=20).to(dtype).expand(len(cameras.t), -1, -1), cameras.K)
+    assert torch.isfinite(undistort(distorted, cameras.dist)).all()
+
+
+def test_lens_inversion_error_of_the_real_lenses_is_round_off_and_agrees_with_opencv(all_hd_cameras):
+    errors = lens_inversion_error_px(all_hd_cameras.K, all_hd_cameras.dist, HD_RESOLUTION)  # (C,)
+    assert errors.shape == (len(all_hd_cameras.t),) and errors.max() < 1e-9
+    assert cv2_round_trip_px(image_grid(step=120), all_hd_cameras.K[0], all_hd_cameras.dist[0]).max() < 1e-9
+
+
+@pytest.mark.parametrize("dist", [STRONG, *FOLDING.values()], ids=["k1=50", *FOLDING.keys()])
+def test_lens_inversion_error_is_infinite_for_a_lens_that_cannot_be_inverted_over_the_image(dist):
+    assert lens_inversion_error_px(PANOPTIC_LIKE_K, dist, HD_RESOLUTION).item() == float("inf")
+    # OpenCV's default is as wrong on these lenses, silently
+    assert cv2_round_trip_px(image_grid(step=120), PANOPTIC_LIKE_K, dist, converged=False).max() > 100
+
+
+def test_lens_inversion_error_looks_only_at_the_image_it_is_given():
+    """k1 = -0.5 folds at radius 0.82: fine on a 640x480 crop at the centre, hopeless on the full HD image."""
+    K = torch.tensor([[1634.03, 0.0, 320.0], [0.0, 1629.73, 240.0], [0.0, 0.0, 1.0]], dtype=torch.float64)
+    assert lens_inversion_error_px(K, lens(k1=-0.5), (640, 480)).item() < 1e-9
+    assert lens_inversion_error_px(PANOPTIC_LIKE_K, lens(k1=-0.5), HD_RESOLUTION).item() == float("inf")
+
+
+@pytest.mark.parametrize("depth", [-3000.0, -1e-3, 0.0], ids=["3 m behind", "just behind", "in the camera plane"])
+@pytest.mark.parametrize("projection", ["perspective", "scaled_orthographic"])
+def test_project_returns_nan_for_a_point_behind_the_camera_not_its_mirror(hd_cameras, depth, projection):
+    camera = hd_cameras[4]
+    behind = camera.camera_to_world(torch.tensor([[150.0, -80.0, depth]], dtype=torch.float64))
+    front = camera.camera_to_world(torch.tensor([[10.0, 20.0, 2500.0], [-150.0, 80.0, 3000.0]], dtype=torch.float64))
+    pixels = project(torch.cat([behind, front]), camera, projection)  # (J=3, 2)
+    assert torch.isnan(pixels[0]).all() and torch.isfinite(pixels[1:]).all()
+    if projection == "perspective":
+        torch.testing.assert_close(pixels[1:], cv2_project(front, through_rodrigues(camera)), rtol=0, atol=1e-6)
+
+
+def test_project_behind_the_camera_keeps_the_gradient_of_the_points_in_front(hd_cameras):
+    camera = hd_cameras[0]
+    points = camera.camera_to_world(torch.tensor([[100.0, 50.0, 0.0], [10.0, -30.0, -900.0], [5.0, 5.0, 2000.0]],
+                                                 dtype=torch.float64)).requires_grad_(True)  # fmt: skip
+    pixels = project(points, camera)
+    (gradient,) = torch.autograd.grad(torch.nan_to_num(pixels).sum(), points)
+    assert torch.isfinite(gradient).all() and (gradient[:2] == 0).all()
+    expected = jacobian(lambda p: project(p, camera).sum(), points[2:].detach())[0]  # (3,)
+    torch.testing.assert_close(gradient[2], expected)
+
+
+def test_project_camera_points_still_projects_a_point_behind_for_the_losses(hd_cameras):
+    """The losses' projection keeps Π_p as written (Eq. 12): a prediction behind the camera needs its gradient."""
+    behind = torch.tensor([[100.0, 50.0, -2000.0]], dtype=torch.float64)
+    pixels = project_camera_points(behind, hd_cameras.K[0])
+    torch.testing.assert_close(pixels, project_camera_points(-behind, hd_cameras.K[0]))

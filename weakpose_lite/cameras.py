@@ -19,6 +19,7 @@ Projection models, for the re-projection loss (Eq. 10):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
@@ -28,6 +29,9 @@ PROJECTIONS = ("perspective", "scaled_orthographic")
 # the whole batch took 7.8 s here and blocks of 65k points 1.3-1.8 s, as every temporary of the huge batch is fresh
 # memory the CPU must fault in.
 POINTS_PER_BLOCK = 1 << 16
+# Largest distance (normalised units) between an undistorted point, distorted again, and its input for ``undistort``
+# to call it converged: 1e-6 is about 1e-3 px at Panoptic's focal lengths, 20 times float32's round-off there.
+UNDISTORT_TOLERANCE = 1e-6
 
 
 @dataclass(frozen=True)
@@ -140,28 +144,48 @@ def scaled_orthographic_projection(points: Tensor, depth: Tensor) -> Tensor:
     return orthographic_projection(points) / depth[..., None, None]
 
 
+class _Lens(NamedTuple):
+    """The OpenCV model at undistorted u, v (..., J): distorted u', v' and the products the Jacobian reuses."""
+
+    u_distorted: Tensor
+    v_distorted: Tensor
+    uu: Tensor
+    vv: Tensor
+    uv: Tensor
+    r2: Tensor
+    radial: Tensor
+
+
+def _lens(u: Tensor, v: Tensor, dist: Tensor) -> _Lens:
+    """Undistorted u, v (..., J), dist (..., 5) -> the distorted point and its intermediate terms (..., J)."""
+    k1, k2, p1, p2, k3 = (c[..., None] for c in dist.unbind(-1))
+    uu, vv, uv = u * u, v * v, u * v
+    r2 = uu + vv
+    radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
+    u_distorted = u * radial + 2 * p1 * uv + p2 * (r2 + 2 * uu)
+    v_distorted = v * radial + 2 * p2 * uv + p1 * (r2 + 2 * vv)
+    return _Lens(u_distorted, v_distorted, uu, vv, uv, r2, radial)
+
+
 def _distortion_terms(u: Tensor, v: Tensor, dist: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
     """Undistorted u, v (..., J), dist (..., 5) -> distorted u', v' and the Jacobian entries a, b, d (..., J).
 
     The Jacobian [[a, b], [b, d]] of the OpenCV model is symmetric: ∂u'/∂v = ∂v'/∂u = 2uv·ρ' + 2p1·u + 2p2·v.
     """
     k1, k2, p1, p2, k3 = (c[..., None] for c in dist.unbind(-1))
-    uu, vv, uv = u * u, v * v, u * v
-    r2 = uu + vv
-    radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
+    lens = _lens(u, v, dist)
+    r2, radial = lens.r2, lens.radial
     slope = 2 * (k1 + r2 * (2 * k2 + 3 * k3 * r2))  # 2 · d radial / d r²
-    u_distorted = u * radial + 2 * p1 * uv + p2 * (r2 + 2 * uu)
-    v_distorted = v * radial + 2 * p2 * uv + p1 * (r2 + 2 * vv)
-    a = radial + uu * slope + 2 * p1 * v + 6 * p2 * u
-    b = uv * slope + 2 * p1 * u + 2 * p2 * v
-    d = radial + vv * slope + 2 * p2 * u + 6 * p1 * v
-    return u_distorted, v_distorted, a, b, d
+    a = radial + lens.uu * slope + 2 * p1 * v + 6 * p2 * u
+    b = lens.uv * slope + 2 * p1 * u + 2 * p2 * v
+    d = radial + lens.vv * slope + 2 * p2 * u + 6 * p1 * v
+    return lens.u_distorted, lens.v_distorted, a, b, d
 
 
 def distort(normalised: Tensor, dist: Tensor) -> Tensor:
     """Undistorted normalised coordinates (..., J, 2), dist (..., 5) -> distorted ones (..., J, 2) (OpenCV model)."""
-    u_distorted, v_distorted, *_ = _distortion_terms(*normalised.unbind(-1), dist)
-    return torch.stack([u_distorted, v_distorted], dim=-1)
+    lens = _lens(*normalised.unbind(-1), dist)
+    return torch.stack([lens.u_distorted, lens.v_distorted], dim=-1)
 
 
 def distortion_jacobian(normalised: Tensor, dist: Tensor) -> Tensor:
@@ -171,14 +195,21 @@ def distortion_jacobian(normalised: Tensor, dist: Tensor) -> Tensor:
 
 
 def undistort(distorted: Tensor, dist: Tensor, iterations: int = 5) -> Tensor:
-    """Distorted normalised coordinates (..., J, 2), dist (..., 5) -> undistorted ones (..., J, 2).
+    """Distorted normalised coordinates (..., J, 2), dist (..., 5) -> undistorted ones (..., J, 2); NaN where the
+    lens model could not be inverted.
 
     Newton's method on ``distort(u) = distorted``, started at the distorted point. OpenCV's ``undistortPoints`` uses
     a plain fixed-point iteration (5 steps by default: up to 0.03 px off in Panoptic's image corners); Newton with the
     closed-form Jacobian converges quadratically. Over the whole 1920x1080 image of the 62 real Panoptic HD cameras
     the worst error after 1, 2, 3, 4 steps is 3.8 px, 3e-3 px, 2e-9 px, 1e-12 px (float64 round-off), so the default
-    is the 4 steps needed plus one spare. A fixed count keeps the function batched and differentiable; it is only
-    valid where the lens model is invertible (Panoptic's: radius < 1.35; the image corners are at 0.83).
+    is the 4 steps needed plus one spare. A fixed count keeps the function batched and differentiable.
+
+    The lens model is only invertible where it does not fold (Panoptic's: radius < 1.35; the image corners are at
+    0.83), and a strong lens (k1 = 50) needs more steps than it gets: a point whose solution, distorted again, misses
+    its input by more than ``UNDISTORT_TOLERANCE`` (1e-6 in normalised units, about 1e-3 px, times the input's radius
+    where it exceeds 1), or that lies beyond a fold of the model (where it mirrors the image, so Newton can land on a
+    true but wrong solution), comes back as NaN, never as a wrong point; ``views`` counts such detections as missing.
+    Elsewhere the result and its gradient are those of the converged solve.
     Large inputs are solved in blocks of about ``POINTS_PER_BLOCK`` points (the same numbers, several times faster).
     """
     rows = torch.broadcast_shapes(distorted.shape[:-2], dist.shape[:-1])
@@ -193,16 +224,55 @@ def undistort(distorted: Tensor, dist: Tensor, iterations: int = 5) -> Tensor:
 
 
 def _undistort_newton(distorted: Tensor, dist: Tensor, iterations: int) -> Tensor:
-    """``undistort`` in one batch: (..., J, 2), (..., 5) -> (..., J, 2)."""
+    """``undistort`` in one batch: (..., J, 2), (..., 5) -> (..., J, 2), NaN where it did not converge."""
     target_u, target_v = distorted.unbind(-1)
+    u, v, unfolded = _newton_steps(target_u, target_v, dist, iterations)
+    with torch.no_grad():
+        converged = unfolded & _converged(u, v, target_u, target_v, dist)
+    return torch.stack([u, v], dim=-1).masked_fill(~converged.unsqueeze(-1), torch.nan)
+
+
+def _newton_steps(target_u: Tensor, target_v: Tensor, dist: Tensor, iterations: int) -> tuple[Tensor, Tensor, Tensor]:
+    """``iterations`` Newton steps on ``distort(u, v) = target`` (..., J) from the target itself -> u, v (..., J), and
+    whether the lens is unfolded where the last step started (..., J) (its Jacobian positive definite; True after no
+    step): beyond a fold the model mirrors the image, so a solution there is a wrong point, not an inverse."""
     u, v = target_u, target_v
+    a = determinant = torch.ones_like(target_u)
     for _ in range(iterations):
         u_distorted, v_distorted, a, b, d = _distortion_terms(u, v, dist)
         residual_u, residual_v = u_distorted - target_u, v_distorted - target_v
         determinant = a * d - b * b  # the 2x2 solve by hand: several times faster than batched linalg.solve
         u = u - (d * residual_u - b * residual_v) / determinant
         v = v - (a * residual_v - b * residual_u) / determinant
-    return torch.stack([u, v], dim=-1)
+    return u, v, (a > 0) & (determinant > 0)
+
+
+def _converged(u: Tensor, v: Tensor, target_u: Tensor, target_v: Tensor, dist: Tensor) -> Tensor:
+    """Whether undistorted u, v (..., J) distort to within ``UNDISTORT_TOLERANCE`` of the targets (..., J), relative
+    beyond a radius of 1 (float32 round-off grows with the coordinates); False for NaN."""
+    lens = _lens(u, v, dist)
+    miss = torch.maximum((lens.u_distorted - target_u).abs(), (lens.v_distorted - target_v).abs())
+    bound = torch.maximum(target_u.abs(), target_v.abs()).clamp_(min=1).mul_(UNDISTORT_TOLERANCE)
+    return miss <= bound
+
+
+def lens_inversion_error_px(K: Tensor, dist: Tensor, image_size: tuple[int, int], points_per_side: int = 33) -> Tensor:
+    """K (..., 3, 3), dist (..., 5), image (width, height) -> the worst round-trip error in pixels (...), inf where
+    ``undistort`` finds no inverse (NaN) for some pixel of the image.
+
+    A grid of ``points_per_side`` x ``points_per_side`` pixels over the whole image, corners and edges included, is
+    read as detections: undistorted, distorted again and compared with where it started, in float64. A usable lens
+    gives about 1e-12 px; one that folds inside the image or that Newton's steps cannot invert gives inf or pixels.
+    """
+    width, height = image_size
+    xs = torch.linspace(0, width - 1, points_per_side, dtype=torch.float64)
+    ys = torch.linspace(0, height - 1, points_per_side, dtype=torch.float64)
+    pixels = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), -1).reshape(-1, 2)  # (N, 2)
+    K, dist = K.to(torch.float64), dist.to(torch.float64)
+    undistorted = undistort(pixels_to_normalised(pixels, K), dist)
+    round_trip = normalised_to_pixels(distort(undistorted, dist), K)
+    error = (round_trip - pixels).norm(dim=-1)
+    return torch.where(torch.isfinite(error), error, torch.inf).amax(-1)
 
 
 def normalised_to_pixels(normalised: Tensor, K: Tensor) -> Tensor:
@@ -241,10 +311,21 @@ def project_camera_points(
 
 
 def project(points: Tensor, camera: Camera, projection: str = "perspective", with_distortion: bool = True) -> Tensor:
-    """World points (..., J, 3) in mm -> pixel coordinates (..., J, 2) (Eq. 9-10), through the lens by default."""
+    """World points (..., J, 3) in mm -> pixel coordinates (..., J, 2) (Eq. 9-10), through the lens by default;
+    NaN for a point behind the camera or in its plane (camera-frame z ≤ 0), which no pixel shows.
+
+    Without that, Π_p would send a point behind the camera to the pixel of its mirror image in front (x/z and y/z
+    keep their value when x, y, z all change sign). The gradient is zero there, finite elsewhere.
+    ``project_camera_points`` does not do this: the losses use it on predictions and need their gradients.
+    """
     camera_points = camera.world_to_camera(points)
+    in_front = camera_points[..., 2] > 0
+    # A stand-in in front keeps the unused branch finite, so no inf/NaN reaches the backward pass through where.
+    safe_points = torch.where(in_front.unsqueeze(-1), camera_points, camera_points.new_tensor([0.0, 0.0, 1.0]))
     dist = camera.dist if with_distortion else None
-    return project_camera_points(camera_points, camera.K, projection, dist=dist)
+    depth = camera_points[..., 2].mean(-1) if projection == "scaled_orthographic" else None  # of the true points
+    pixels = project_camera_points(safe_points, camera.K, projection, depth=depth, dist=dist)
+    return torch.where(in_front.unsqueeze(-1), pixels, torch.nan)
 
 
 def undistort_pixels(pixels: Tensor, camera: Camera) -> Tensor:

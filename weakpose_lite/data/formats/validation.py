@@ -9,6 +9,9 @@ are orthonormal to 5e-11 but are printed with 10 significant digits, so 1e-6 acc
 rotation while rejecting any scale or shear that would visibly move a projection (1e-6 of 3 m is 3 µm). An
 intrinsic matrix is accepted when it is finite, its last row is ``(0, 0, 1)`` and both focal lengths are positive,
 which is exactly when K is invertible.
+
+Numbers are read as float64 but the kit computes in float32, so a number must also be finite in float32
+(``|x| ≤ FLOAT32_MAX``, 3.4e38): 1e39 would otherwise become inf in the tensors without a word.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 import numpy as np
 
 ROTATION_TOLERANCE = 1e-6
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def read_json(path: str | Path) -> Any:
@@ -69,7 +73,7 @@ def integer_of(value: Any, source: str, field: str) -> int:
 
 
 def number_array(value: Any, source: str, field: str, *shapes: tuple[int, ...]) -> np.ndarray:
-    """A nested JSON list of finite numbers -> float64 array of one of ``shapes`` (e.g. ``(3, 3)``)."""
+    """A nested JSON list of numbers finite in float32 -> float64 array of one of ``shapes`` (e.g. ``(3, 3)``)."""
     expected = " or ".join(_describe_shape(s) for s in shapes)
     if not isinstance(value, list):
         raise ValueError(f"{source}: {field} must be {expected}, got {_kind(value)}")
@@ -79,11 +83,22 @@ def number_array(value: Any, source: str, field: str, *shapes: tuple[int, ...]) 
         got = "rows of unequal length" if shape is None else _describe_shape(shape)
         raise ValueError(f"{source}: {field} must be {expected}, got {got}")
     array = np.asarray(value, dtype=np.float64)
-    bad = np.argwhere(~np.isfinite(array))
-    if len(bad):
-        index = "".join(f"[{i}]" for i in bad[0])
-        raise ValueError(f"{source}: {field}{index} must be finite, got {array[tuple(bad[0])]}")
+    _refuse_first_json(~np.isfinite(array), array, source, field, "finite")
+    _refuse_first_json(np.abs(array) > FLOAT32_MAX, array, source, field, "finite in float32 (|x| ≤ 3.4e38)")
     return array
+
+
+def check_coordinates(array: np.ndarray, limit: float, source: str, field: str, unit: str) -> None:
+    """Refuse the first value of ``array`` (...) beyond ±``limit``, named as in the file: ``field[3]``."""
+    _refuse_first_json(np.abs(array) > limit, array, source, field, f"within ±{limit:g} {unit}")
+
+
+def _refuse_first_json(bad: np.ndarray, array: np.ndarray, source: str, field: str, expected: str) -> None:
+    """Raise for the first True of ``bad``, its index written as in JSON (``field[1][0]``) and its value in %g."""
+    found = np.argwhere(bad)
+    if len(found):
+        index = "".join(f"[{i}]" for i in found[0])
+        raise ValueError(f"{source}: {field}{index} must be {expected}, got {array[tuple(found[0])]:g}")
 
 
 def check_layout(values: list, source: str, field: str, layouts: dict[int, str]) -> None:
