@@ -12,7 +12,7 @@ import scipy.optimize
 import torch
 
 from weakpose_lite import triangulation
-from weakpose_lite.cameras import Camera, look_at_rotation, project
+from weakpose_lite.cameras import Camera, look_at_rotation, project, project_camera_points
 from weakpose_lite.triangulation import Triangulation, triangulate, triangulate_linear
 
 VIEWS = 31
@@ -255,7 +255,9 @@ def test_a_view_that_sees_the_point_behind_itself_is_ignored_by_the_refinement_a
     R = torch.cat([flip @ cameras.R[:1], cameras.R[1:]])
     turned = Camera(cameras.K, R, torch.cat([cameras.t[:1] @ flip, cameras.t[1:]]), cameras.dist)
     truth = body_points(2, 5)
-    keypoints = add_noise(observe(truth, turned), sigma_px=1.0)
+    # Π_p as written (``project`` would give NaN behind the camera): view 0 sees the mirror of each point in front.
+    mirrored = project_camera_points(turned.world_to_camera(truth.unsqueeze(-3)), turned.K, dist=turned.dist)
+    keypoints = add_noise(mirrored, sigma_px=1.0)
     keypoints[:, 0] += 300
     confidence, view_mask = all_seen(keypoints)
     result = triangulate(keypoints, confidence, view_mask, turned, tolerance_mm=1e-9)
@@ -329,3 +331,113 @@ def test_shapes_that_do_not_fit_raise_errors_naming_the_argument():
         triangulate(keypoints, confidence, view_mask.float(), cameras)
     with pytest.raises(ValueError, match="cameras"):
         triangulate(keypoints, confidence, view_mask, cameras[:3])
+
+
+# ---- hostile inputs: bad confidences, degenerate rays, lenses that cannot be inverted ----------------------------
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), -0.5, -float("inf")])
+@pytest.mark.parametrize("method", [triangulate, triangulate_linear])
+def test_a_non_finite_or_negative_confidence_is_an_error_naming_the_argument(method, value):
+    cameras = dome_cameras()[:4]
+    keypoints = observe(body_points(3, 5), cameras)
+    confidence, view_mask = all_seen(keypoints)
+    confidence[1, 2, 0] = value
+    with pytest.raises(ValueError, match=r"triangulate: confidence must be finite and >= 0, got .* at \[1, 2, 0\]"):
+        method(keypoints, confidence, view_mask, cameras)
+
+
+def test_a_bad_confidence_in_a_view_the_mask_leaves_out_is_refused_too():
+    cameras = dome_cameras()[:4]
+    keypoints = observe(body_points(2, 3), cameras)
+    confidence, view_mask = all_seen(keypoints)
+    view_mask[0, 3] = False
+    confidence[0, 3] = float("inf")
+    with pytest.raises(ValueError, match="confidence must be finite"):
+        triangulate(keypoints, confidence, view_mask, cameras)
+
+
+POINT_MM = torch.tensor([0.0, -1000.0, 0.0], dtype=torch.float64)
+
+
+def cameras_at(centers: torch.Tensor) -> Camera:
+    """Cameras (C,) at ``centers`` (C, 3) mm, each looking at POINT_MM, with a Panoptic-like lens."""
+    views = len(centers)
+    R = look_at_rotation(centers, POINT_MM.expand(views, 3), torch.tensor([0.0, -1.0, 0.0], dtype=torch.float64))
+    t = -(R @ centers.unsqueeze(-1)).squeeze(-1)
+    K = torch.tensor([[1600.0, 0.0, 950.0], [0.0, 1600.0, 560.0], [0.0, 0.0, 1.0]], dtype=torch.float64)
+    dist = torch.tensor([-0.25, 0.2, 5e-4, 8e-4, 0.02], dtype=torch.float64)
+    return Camera(K.expand(views, 3, 3), R, t, dist.expand(views, 5))
+
+
+def centers_on_a_cone(count: int, half_angle_deg: float, distance_mm: float = 3000.0) -> torch.Tensor:
+    """``count`` camera centres (count, 3) seeing POINT_MM along rays at ``half_angle_deg`` from one axis (-z)."""
+    polar = math.radians(half_angle_deg)
+    azimuth = torch.arange(count, dtype=torch.float64) * (2 * math.pi / count)
+    directions = torch.stack(
+        [math.sin(polar) * azimuth.cos(), math.sin(polar) * azimuth.sin(), torch.full_like(azimuth, -math.cos(polar))],
+        dim=-1,
+    )
+    return POINT_MM + distance_mm * directions
+
+
+def largest_ray_angle_deg(centers: torch.Tensor) -> float:
+    """Independent reference: the largest angle at POINT_MM between two cameras' rays, from numpy's arccos."""
+    rays = (centers - POINT_MM).numpy()
+    rays /= np.linalg.norm(rays, axis=1, keepdims=True)
+    cosines = np.clip(rays @ rays.T, -1.0, 1.0)
+    return math.degrees(np.arccos(cosines.min()))
+
+
+@pytest.mark.parametrize(
+    "count, half_angle_deg",
+    [(2, 0.2), (2, 0.475), (2, 0.525), (2, 0.75), (2, 5.0), (3, 0.55), (3, 0.64), (8, 0.3), (8, 20.0)],
+    ids=["2 rays 0.4°", "2 rays 0.95°", "2 rays 1.05°", "2 rays 1.5°", "2 rays 10°", "3 rays 0.95°", "3 rays 1.1°",
+         "8 rays 0.6°", "8 rays 40°"],
+)  # fmt: skip
+def test_a_joint_is_valid_only_when_two_of_its_rays_are_a_degree_apart(count, half_angle_deg):
+    centers = centers_on_a_cone(count, half_angle_deg)
+    cameras = cameras_at(centers)
+    truth = POINT_MM.reshape(1, 1, 3)
+    keypoints = observe(truth, cameras)
+    expected = largest_ray_angle_deg(centers) >= triangulation.MIN_RAY_ANGLE_DEG
+    for method in (triangulate, triangulate_linear):
+        result = method(keypoints, *all_seen(keypoints), cameras)
+        assert result.valid.item() == expected
+        if expected:
+            assert error_mm(result.points, truth).max() < 1e-3
+        else:
+            assert (result.points == 0).all() and (result.reprojection_error_px == 0).all()
+
+
+@pytest.mark.parametrize("sigma_px", [0.0, 2.0])
+@pytest.mark.parametrize("where", [(0.0, 0.0, 0.0), (500.0, -2500.0, -2800.0)], ids=["at the origin", "elsewhere"])
+def test_views_all_at_one_centre_give_an_invalid_joint_not_one_at_the_origin(where, sigma_px):
+    center = torch.tensor(where, dtype=torch.float64)  # t = 0 for every view at the origin: the DLT returns 0
+    truth = center + torch.tensor([[[0.0, 300.0, 2800.0], [300.0, -200.0, 2900.0]]], dtype=torch.float64)  # (1, 2, 3)
+    targets = truth[0, 0] + torch.tensor([[0, 0, 0], [200, 0, 0], [0, 200, 0], [-150, -150, 0]], dtype=torch.float64)
+    R = look_at_rotation(center.expand(4, 3), targets, torch.tensor([0.0, -1.0, 0.0], dtype=torch.float64))
+    rig = dome_cameras()[:4]  # four different rotations and lenses, all at one centre
+    cameras = Camera(rig.K, R, -(R @ center), rig.dist)
+    keypoints = add_noise(observe(truth, cameras), sigma_px)
+    assert ((keypoints > 0) & (keypoints < torch.tensor([1920.0, 1080.0]))).all()  # both joints inside every image
+    for method in (triangulate, triangulate_linear):
+        result = method(keypoints, *all_seen(keypoints), cameras)
+        assert not result.valid.any() and (result.points == 0).all()
+
+
+def test_a_detection_where_the_lens_cannot_be_inverted_is_treated_as_missing():
+    rig = dome_cameras()[::6]  # 6 views
+    folding = rig.dist.clone()
+    folding[2] = torch.tensor([-0.5, 0.0, 0.0, 0.0, 0.0], dtype=torch.float64)  # folds inside the image
+    cameras = Camera(rig.K, rig.R, rig.t, folding)
+    truth = body_points(2, 3)
+    keypoints = add_noise(observe(truth, cameras), sigma_px=1.0)
+    keypoints[:, 2, 1] = 0.0  # the image corner, where this lens has no inverse
+    confidence, view_mask = all_seen(keypoints)
+    result = triangulate(keypoints, confidence, view_mask, cameras)
+    confidence[:, 2, 1] = 0
+    without = triangulate(keypoints, confidence, view_mask, cameras)
+    assert result.valid.all()
+    torch.testing.assert_close(result.points, without.points, rtol=0, atol=1e-9)
+    torch.testing.assert_close(result.reprojection_error_px, without.reprojection_error_px)

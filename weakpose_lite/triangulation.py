@@ -17,6 +17,7 @@ errors are reported in undistorted pixels (``fx``, ``fy`` times the normalised e
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 
 import torch
@@ -35,14 +36,19 @@ MIN_DEPTH_MM = 1.0
 # every temporary of a huge batch is fresh memory the CPU must fault in, and a block stops refining as soon as its
 # own points have converged.
 DETECTIONS_PER_BLOCK = 1 << 17
+# A joint whose rays all lie within this angle of each other (views at one centre, or nearly so) has no usable
+# depth: the least squares would return a point anywhere along the rays (often near the origin), so it is invalid.
+# Panoptic's nearest HD views are about 10 degrees apart at the subject; 2 px of noise turns a ray by 0.08 degrees.
+MIN_RAY_ANGLE_DEG = 1.0
 
 
 @dataclass(frozen=True)
 class Triangulation:
     """Triangulated joints: points (F, J, 3) world mm, valid (F, J) bool, reprojection_error_px (F, J).
 
-    ``valid``: the joint was seen with positive weight in at least two views (and their rays are not degenerate);
-    elsewhere ``points`` and ``reprojection_error_px`` are exactly 0. ``reprojection_error_px`` is the
+    ``valid``: the joint was seen with positive weight in at least two views whose rays are at least
+    ``MIN_RAY_ANGLE_DEG`` apart (and the solve was not degenerate); elsewhere ``points`` and
+    ``reprojection_error_px`` are exactly 0. ``reprojection_error_px`` is the
     confidence-weighted RMS distance, in undistorted pixels, between the detections and the re-projected point, over
     the views that saw the joint (with the point in front of them).
     """
@@ -100,7 +106,8 @@ def triangulate(
     the default 0.05 mm is far below what detection noise does (2 px is about 1.5 mm at 3 m) and above the
     ~0.01 mm to which float32 can still tell a lower cost from rounding, so float32 stops too (after 2-3 steps).
     ``keypoints_2d`` are pixels as detected (through the lens); a zero confidence or a False ``view_mask`` marks a
-    missing detection, whatever its coordinates.
+    missing detection, whatever its coordinates, and so does a detection where the lens model cannot be inverted
+    (NaN from ``undistort``). Confidence must be finite and ≥ 0 everywhere (an error otherwise).
     """
     if iterations < 0 or not robust_px > 0 or not tolerance_mm >= 0:
         raise ValueError(
@@ -138,30 +145,60 @@ def _in_blocks_of_frames(
 def _observe(keypoints_2d: Tensor, confidence: Tensor, view_mask: Tensor, cameras: Camera) -> _Observations:
     """Undistort the detections once, turn confidence and masks into weights; views last."""
     cameras = cameras.to(device=keypoints_2d.device, dtype=keypoints_2d.dtype)
-    seen = view_mask[..., None] & (confidence > 0) & torch.isfinite(keypoints_2d).all(-1)
-    weights = torch.where(seen, confidence, 0).to(keypoints_2d.dtype)
-    normalised = undistort(pixels_to_normalised(keypoints_2d, cameras.K), cameras.dist)
+    normalised = undistort(pixels_to_normalised(keypoints_2d, cameras.K), cameras.dist)  # NaN where not invertible
+    seen = view_mask[..., None] & (confidence > 0) & torch.isfinite(normalised).all(-1)
+    weights = torch.where(seen, confidence, 0).to(keypoints_2d.dtype).transpose(1, 2).contiguous()
     # A missing detection may hold anything (zeros, NaN); 0 * NaN is NaN, so select rather than multiply.
-    normalised = torch.where(seen[..., None], normalised, 0)
+    normalised = torch.where(seen[..., None], normalised, 0).transpose(1, 2).contiguous()
+    R = cameras.R.unsqueeze(-4)
     focal = torch.stack([cameras.K[..., 0, 0], cameras.K[..., 1, 1]], dim=-1)
     return _Observations(
-        normalised=normalised.transpose(1, 2).contiguous(),
-        weights=weights.transpose(1, 2).contiguous(),
-        valid=(weights > 0).sum(1) >= 2,
-        R=cameras.R.unsqueeze(-4),
+        normalised=normalised,
+        weights=weights,
+        valid=((weights > 0).sum(-1) >= 2) & _rays_apart(normalised, weights > 0, R),
+        R=R,
         t=cameras.t.unsqueeze(-3),
         focal=focal.unsqueeze(-3),
     )
 
 
+def _rays_apart(normalised: Tensor, seen: Tensor, R: Tensor) -> Tensor:
+    """Whether some two seen rays of each joint are at least ``MIN_RAY_ANGLE_DEG`` apart (F, J).
+
+    Normalised points (F, J, C, 2), seen (F, J, C), R (..., 1, C, 3, 3); a ray's world direction is Rᵀ (u, v, 1).
+    Views at one centre see a point along one ray, so their rays are parallel whatever the point. The largest angle
+    between two rays lies between θ and 2θ, θ the largest angle between a ray and their mean direction, so θ decides
+    every joint but those with θ in [½, 1) × the limit, whose rays are compared pairwise.
+    """
+    directions = normalised[..., :1] * R[..., 0, :] + normalised[..., 1:] * R[..., 1, :] + R[..., 2, :]
+    directions = torch.where(seen.unsqueeze(-1), torch.nn.functional.normalize(directions, dim=-1), 0)  # (F, J, C, 3)
+    mean = torch.nn.functional.normalize(directions.sum(-2, keepdim=True), dim=-1)  # (F, J, 1, 3)
+    to_mean = torch.where(seen, (directions * mean).sum(-1), 1).amin(-1)  # cosine of θ (F, J)
+    limit = math.radians(MIN_RAY_ANGLE_DEG)
+    apart = to_mean < math.cos(limit)
+    unsure = ~apart & (to_mean < math.cos(limit / 2))
+    if unsure.any():
+        rays, both = directions[unsure], seen[unsure].unsqueeze(-1) & seen[unsure].unsqueeze(-2)  # (U, C, 3), (U, C, C)
+        apart[unsure] = torch.where(both, rays @ rays.mT, 1).amin((-2, -1)) < math.cos(limit)
+    return apart
+
+
 def _check_shapes(keypoints_2d: Tensor, confidence: Tensor, view_mask: Tensor, cameras: Camera) -> None:
-    """Raise ValueError naming the argument whose shape does not fit keypoints_2d (F, C, J, 2)."""
+    """Raise ValueError naming the argument whose shape does not fit keypoints_2d (F, C, J, 2), or a confidence that
+    is not finite and ≥ 0 (an infinite one would make every other view's weight vanish)."""
     if keypoints_2d.ndim != 4 or keypoints_2d.shape[-1] != 2:
         raise ValueError(f"triangulate: keypoints_2d must be (F, C, J, 2), got {tuple(keypoints_2d.shape)}")
     frames, views, joints, _ = keypoints_2d.shape
     if confidence.shape != (frames, views, joints):
         expected = (frames, views, joints)
         raise ValueError(f"triangulate: confidence must be {expected}, got {tuple(confidence.shape)}")
+    bad = ~(torch.isfinite(confidence) & (confidence >= 0))
+    if bad.any():
+        index = tuple(int(i) for i in bad.nonzero()[0])
+        raise ValueError(
+            f"triangulate: confidence must be finite and >= 0, got {confidence[index].item()} at {list(index)} "
+            f"({int(bad.sum())} such values)"
+        )
     if view_mask.shape != (frames, views) or view_mask.dtype != torch.bool:
         raise ValueError(
             f"triangulate: view_mask must be bool {(frames, views)}, got {view_mask.dtype} {tuple(view_mask.shape)}"
