@@ -126,3 +126,72 @@ def test_bone_length_ratio_matches_loop_and_detects_collapse():
     full = torch.ones_like(valid)
     expected = bone_lengths(predicted, BODY).mean() / bone_lengths(target, BODY).mean()
     assert metrics.bone_length_ratio(predicted, target, full, BODY.bones).item() == pytest.approx(expected.item())
+
+
+# ---- shapes that merely broadcast are refused; masked-out NaN never leaks ---------------------------------------
+
+METRICS = {
+    "mpjpe": metrics.mpjpe,
+    "n_mpjpe": metrics.n_mpjpe,
+    "p_mpjpe": metrics.p_mpjpe,
+    "pck3d": metrics.pck3d,
+    "mpjpe_per_joint": metrics.mpjpe_per_joint,
+    "bone_length_ratio": lambda predicted, target, valid: metrics.bone_length_ratio(predicted, target, valid, BODY.bones),
+    "evaluate": lambda predicted, target, valid: metrics.evaluate(predicted, target, valid, BODY),
+}
+BROADCASTING = {
+    "one target pose for every sample": lambda p, t, v: (p, t[0], v, "target must have the shape of predicted",
+                                                         r"got target \(18, 3\) and predicted \(6, 18, 3\)"),
+    "targets with a sample axis of 1": lambda p, t, v: (p, t[:1], v, "target must have the shape of predicted",
+                                                        r"got target \(1, 18, 3\)"),
+    "one mask for every sample": lambda p, t, v: (p, t, v[0], r"valid must be bool of shape \(6, 18\)",
+                                                  r"got bool \(18,\)"),
+    "a float mask": lambda p, t, v: (p, t, v.double(), r"valid must be bool of shape \(6, 18\)",
+                                     r"got float64 \(6, 18\)"),
+    "2D predictions": lambda p, t, v: (p[..., :2], t[..., :2], v, r"predicted must be \(\S+, J, 3\)", r"got \(6, 18, 2\)"),
+}
+
+
+@pytest.mark.parametrize("case", BROADCASTING)
+@pytest.mark.parametrize("name", METRICS)
+def test_every_metric_refuses_shapes_that_merely_broadcast_naming_the_argument_and_both_shapes(name, case):
+    predicted, target, valid, _ = _poses(8)
+    *arguments, argument_message, shapes_message = BROADCASTING[case](predicted, target, valid)
+    with pytest.raises(ValueError, match=rf"^{name}: {argument_message}.*{shapes_message}"):
+        METRICS[name](*arguments)
+
+
+@pytest.mark.parametrize("name", ["mpjpe_per_joint", "evaluate"])
+def test_per_sample_metrics_refuse_frames_by_views_which_they_would_average_over_the_wrong_axis(name):
+    predicted, target, valid, _ = _poses(9)
+    with pytest.raises(ValueError, match=rf"^{name}: predicted must be \(N, J, 3\), got \(2, 3, 18, 3\)"):
+        METRICS[name](predicted.reshape(2, 3, 18, 3), target.reshape(2, 3, 18, 3), valid.reshape(2, 3, 18))
+
+
+@pytest.mark.parametrize("name", ["mpjpe", "n_mpjpe", "p_mpjpe", "pck3d", "mpjpe_per_joint", "bone_length_ratio"])
+def test_nan_at_joints_that_are_not_scored_changes_no_metric(name):
+    predicted, target, valid, _ = _poses(10)
+    garbage = torch.where(valid.unsqueeze(-1), predicted, torch.nan)  # predictions there may hold anything
+    unknown = torch.where(valid.unsqueeze(-1), target, torch.nan)
+    expected, result = METRICS[name](predicted, target, valid), METRICS[name](garbage, unknown, valid)
+    assert torch.isfinite(result).all()
+    torch.testing.assert_close(result, expected, rtol=1e-12, atol=1e-9)
+
+
+def test_n_mpjpe_and_p_mpjpe_match_a_loop_over_samples_fitted_on_their_valid_joints_only():
+    predicted, target, valid, _ = _poses(11)
+    predicted = torch.where(valid.unsqueeze(-1), predicted, torch.nan)
+    errors_scaled, errors_aligned = [], []
+    for n in range(len(predicted)):
+        p, t = predicted[n][valid[n]], target[n][valid[n]]  # (V, 3) of this sample's valid joints, a plain reference
+        scale = (p * t).sum() / (p * p).sum()
+        errors_scaled += (scale * p - t).norm(dim=-1).tolist()
+        p_centred, t_centred = p - p.mean(0), t - t.mean(0)
+        U, singular, Vh = torch.linalg.svd(t_centred.T @ p_centred)
+        sign = torch.ones(3, dtype=p.dtype)
+        sign[-1] = torch.linalg.det(U @ Vh).sign()
+        rotation = U @ torch.diag(sign) @ Vh
+        s = (singular * sign).sum() / p_centred.square().sum()
+        errors_aligned += (s * p_centred @ rotation.T + t.mean(0) - t).norm(dim=-1).tolist()
+    assert metrics.n_mpjpe(predicted, target, valid).item() == pytest.approx(sum(errors_scaled) / len(errors_scaled))
+    assert metrics.p_mpjpe(predicted, target, valid).item() == pytest.approx(sum(errors_aligned) / len(errors_aligned))

@@ -27,40 +27,63 @@ PROTOCOL = (
 )
 
 
+def check_poses(function: str, predicted: Tensor, target: Tensor, valid: Tensor, batched: bool = False) -> None:
+    """Refuse arguments that would merely broadcast: predicted and target must both be (..., J, 3) of one shape
+    ((N, J, 3) when ``batched``) and valid bool (..., J); the error names the function, the argument and the shapes.
+
+    Broadcasting would score something else without a word: a (J, 3) target against (N, J, 3) predictions compares
+    every sample with one pose, and a float mask indexes joints instead of selecting them.
+    """
+    expected = "(N, J, 3)" if batched else "(..., J, 3)"
+    if (predicted.ndim != 3 if batched else predicted.ndim < 2) or predicted.shape[-1] != 3:
+        raise ValueError(f"{function}: predicted must be {expected}, got {tuple(predicted.shape)}")
+    if target.shape != predicted.shape:
+        raise ValueError(
+            f"{function}: target must have the shape of predicted {expected}, got target {tuple(target.shape)} and "
+            f"predicted {tuple(predicted.shape)}"
+        )
+    if valid.dtype != torch.bool or valid.shape != predicted.shape[:-1]:
+        raise ValueError(
+            f"{function}: valid must be bool of shape {tuple(predicted.shape[:-1])} (predicted {tuple(predicted.shape)} "
+            f"less its last axis), got {str(valid.dtype).removeprefix('torch.')} {tuple(valid.shape)}"
+        )
+
+
 def joint_errors(predicted: Tensor, target: Tensor) -> Tensor:
     """Predicted and groundtruth poses (..., J, 3) -> Euclidean error of each joint (..., J)."""
     return (predicted - target).norm(dim=-1)
 
 
-def _masked_target(target: Tensor, valid: Tensor) -> Tensor:
-    """Zero the coordinates of invalid joints (..., J, 3) so NaN or garbage never reaches a sum."""
-    return torch.where(valid.unsqueeze(-1), target, torch.zeros_like(target))
+def _masked(poses: Tensor, valid: Tensor) -> Tensor:
+    """Zero the coordinates of invalid joints (..., J, 3) so NaN or garbage never reaches a sum (0 × NaN is NaN)."""
+    return torch.where(valid.unsqueeze(-1), poses, torch.zeros_like(poses))
 
 
 def mpjpe_per_joint(predicted: Tensor, target: Tensor, valid: Tensor) -> Tensor:
     """Poses (N, J, 3), valid (N, J) -> mean error of each joint over the samples where it is valid (J,); NaN if never."""
-    errors = joint_errors(predicted, _masked_target(target, valid))
-    weights = valid.to(errors.dtype)
-    return (errors * weights).sum(0) / weights.sum(0)
+    check_poses("mpjpe_per_joint", predicted, target, valid, batched=True)
+    errors = torch.where(valid, joint_errors(predicted, _masked(target, valid)), 0)
+    return errors.sum(0) / valid.sum(0)
 
 
 def mpjpe(predicted: Tensor, target: Tensor, valid: Tensor) -> Tensor:
     """Poses (..., J, 3), valid (..., J) -> mean per-joint position error over all valid joints, a scalar (Eq. 16)."""
-    errors = joint_errors(predicted, _masked_target(target, valid))
+    check_poses("mpjpe", predicted, target, valid)
+    errors = joint_errors(predicted, _masked(target, valid))
     return errors[valid].mean()
 
 
 def scale_align(predicted: Tensor, target: Tensor, valid: Tensor) -> Tensor:
     """Poses (..., J, 3), valid (..., J) -> predictions times the least-squares scale s = <p, g> / <p, p> (..., J, 3)."""
-    weights = valid.to(predicted.dtype).unsqueeze(-1)
-    target = _masked_target(target, valid)
-    numerator = (weights * predicted * target).sum((-1, -2))
-    denominator = (weights * predicted * predicted).sum((-1, -2)).clamp(min=torch.finfo(predicted.dtype).tiny)
+    target, scored = _masked(target, valid), _masked(predicted, valid)
+    numerator = (scored * target).sum((-1, -2))
+    denominator = (scored * scored).sum((-1, -2)).clamp(min=torch.finfo(predicted.dtype).tiny)
     return predicted * (numerator / denominator)[..., None, None]
 
 
 def n_mpjpe(predicted: Tensor, target: Tensor, valid: Tensor) -> Tensor:
     """Poses (..., J, 3), valid (..., J) -> MPJPE after scale alignment, a scalar."""
+    check_poses("n_mpjpe", predicted, target, valid)
     return mpjpe(scale_align(predicted, target, valid), target, valid)
 
 
@@ -72,10 +95,10 @@ def procrustes_align(predicted: Tensor, target: Tensor, valid: Tensor) -> Tensor
     """
     weights = valid.to(predicted.dtype).unsqueeze(-1)
     count = weights.sum(-2, keepdim=True).clamp(min=1)
-    target = _masked_target(target, valid)
-    mean_predicted = (weights * predicted).sum(-2, keepdim=True) / count
-    mean_target = (weights * target).sum(-2, keepdim=True) / count
-    centred_predicted = (predicted - mean_predicted) * weights
+    target, scored = _masked(target, valid), _masked(predicted, valid)
+    mean_predicted = scored.sum(-2, keepdim=True) / count
+    mean_target = target.sum(-2, keepdim=True) / count
+    centred_predicted = (scored - mean_predicted) * weights
     centred_target = (target - mean_target) * weights
     covariance = centred_target.transpose(-1, -2) @ centred_predicted  # (..., 3, 3)
     U, singular, Vh = torch.linalg.svd(covariance)
@@ -91,12 +114,14 @@ def procrustes_align(predicted: Tensor, target: Tensor, valid: Tensor) -> Tensor
 
 def p_mpjpe(predicted: Tensor, target: Tensor, valid: Tensor) -> Tensor:
     """Poses (..., J, 3), valid (..., J) -> MPJPE after Procrustes alignment, a scalar."""
+    check_poses("p_mpjpe", predicted, target, valid)
     return mpjpe(procrustes_align(predicted, target, valid), target, valid)
 
 
 def pck3d(predicted: Tensor, target: Tensor, valid: Tensor, threshold_mm: float = 150.0) -> Tensor:
     """Poses (..., J, 3), valid (..., J) -> fraction of valid joints within ``threshold_mm``, a scalar in [0, 1]."""
-    errors = joint_errors(predicted, _masked_target(target, valid))
+    check_poses("pck3d", predicted, target, valid)
+    errors = joint_errors(predicted, _masked(target, valid))
     return (errors[valid] <= threshold_mm).to(predicted.dtype).mean()
 
 
@@ -105,6 +130,7 @@ def evaluate(predicted: Tensor, target: Tensor, valid: Tensor, skeleton: Skeleto
 
     The root joint is excluded from the errors here, so callers pass the validity of the groundtruth as it is.
     """
+    check_poses("evaluate", predicted, target, valid, batched=True)
     bone_ratio = bone_length_ratio(predicted, target, valid, skeleton.bones).item()
     valid = valid.clone()
     valid[..., skeleton.root] = False
@@ -122,10 +148,11 @@ def evaluate(predicted: Tensor, target: Tensor, valid: Tensor, skeleton: Skeleto
 def bone_length_ratio(predicted: Tensor, target: Tensor, valid: Tensor, bones: tuple[tuple[int, int], ...]) -> Tensor:
     """Poses (..., J, 3), valid (..., J) -> mean predicted bone length / mean true bone length, over bones whose two
     joints are valid; 1 for the right scale, near 0 for the collapsed poses L_M alone drifts to (§3.1)."""
+    check_poses("bone_length_ratio", predicted, target, valid)
     parents = torch.tensor([parent for parent, _ in bones])
     children = torch.tensor([child for _, child in bones])
     both = valid[..., parents] & valid[..., children]
-    target = _masked_target(target, valid)
+    target = _masked(target, valid)
     predicted_lengths = (predicted[..., children, :] - predicted[..., parents, :]).norm(dim=-1)
     target_lengths = (target[..., children, :] - target[..., parents, :]).norm(dim=-1)
     return predicted_lengths[both].mean() / target_lengths[both].mean()
