@@ -62,7 +62,7 @@ def test_an_interrupted_run_leaves_no_summary_of_an_earlier_one(tmp_path, monkey
     def interrupted(*arguments):
         raise KeyboardInterrupt("killed")
 
-    monkeypatch.setattr(reproduce_module, "train_and_report", interrupted)
+    monkeypatch.setattr(reproduce_module, "train_and_report_all", interrupted)
     config = ReproduceConfig(synthetic_size="tiny", output=str(output), training=TINY_TRAINING)
     with pytest.raises(KeyboardInterrupt):
         reproduce(config)
@@ -77,3 +77,13 @@ def test_results_files_are_strict_json_with_null_for_missing_figures(tmp_path):
     assert "NaN" not in text
     assert json.loads(text, parse_constant=lambda name: pytest.fail(f"bare {name}")) == {
         "evaluation": {"per_joint_mpjpe_mm": [None, 2.0]}, "x": None}
+
+
+def test_models_trained_in_parallel_processes_equal_those_trained_one_after_another(tmp_path):
+    figures = {}
+    for processes in (1, 2):
+        config = ReproduceConfig(synthetic_size="tiny", output=str(tmp_path / f"run{processes}"), lm_only_epochs=1,
+                                 training=TINY_TRAINING, processes=processes)  # fmt: skip
+        summary = reproduce(config)
+        figures[processes] = {key: value for key, value in summary.items() if key.endswith(("_mm", "_ratio"))}
+    assert figures[1] == figures[2]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 from weakpose_lite.configs import CommandParser, add_arguments, from_arguments, option, run_command
@@ -25,8 +26,8 @@ from weakpose_lite.data.formats.panoptic import calibration_file, read_calibrati
 from weakpose_lite.data.synthetic import SyntheticConfig, load_or_make_synthetic
 from weakpose_lite.files import write_text_atomic
 from weakpose_lite.model import ModelConfig
-from weakpose_lite.results import table_2, table_3, train_and_report
-from weakpose_lite.train import TrainConfig
+from weakpose_lite.results import table_2, table_3, train_and_report_all
+from weakpose_lite.train import TrainConfig, resolve_device
 
 PAPER_LAMBDA = 0.8  # §3.4.1
 # The main job's budget: 16 epochs of 4,000 frames (8,000 steps) of a 256-wide network, minutes on 2 CPU cores.
@@ -44,6 +45,7 @@ class ReproduceConfig:
     hands: bool = option(False, "after the body models, also train and report the body + hands pair")
     output: str = option("results/reproduce", "folder of the results, checkpoints and summary.json")
     lm_only_epochs: int = option(2, "epochs of the L_M-only model (it collapses within them)")
+    processes: int = option(2, "models trained at once, each in its own process with a share of the CPU threads")
     training: TrainConfig = field(default_factory=lambda: QUICK_TRAINING)
 
     def __post_init__(self):
@@ -51,8 +53,8 @@ class ReproduceConfig:
             raise ValueError(f"synthetic_size must be tiny, default or panoptic_sized, got {self.synthetic_size!r}")
         if self.training.mode != "weak":
             raise ValueError("ReproduceConfig.training describes the weak model (mode 'weak'); strong is trained beside it")
-        if self.lm_only_epochs < 1:
-            raise ValueError(f"lm_only_epochs must be at least 1, got {self.lm_only_epochs}")
+        if self.lm_only_epochs < 1 or self.processes < 1:
+            raise ValueError(f"lm_only_epochs and processes must be at least 1, got {self.lm_only_epochs}, {self.processes}")
 
 
 def read_splits(config: ReproduceConfig, skeleton: str) -> dict[str, MultiViewDataset]:
@@ -77,10 +79,13 @@ def model_configs(config: ReproduceConfig) -> dict[str, TrainConfig]:
 
 def reproduce_skeleton(config: ReproduceConfig, skeleton: str, output: Path) -> tuple[dict[str, dict], MultiViewDataset]:
     """Train and evaluate the models of one skeleton; print its tables; -> the results records by name, the test set."""
-    splits = read_splits(config, skeleton)
+    splits = read_splits(config, skeleton)  # generated and cached here, before any worker reads it
     for split in SPLITS:
         print(f"{split:>10}: {splits[split].summary()}")
-    records = {name: train_and_report(name, train_config, splits, output) for name, train_config in model_configs(config).items()}
+    models = model_configs(config)
+    on_cpu = resolve_device(config.training.device).type == "cpu"
+    processes = min(config.processes, len(models)) if on_cpu else 1
+    records = train_and_report_all(models, splits, output, processes, partial(read_splits, config, skeleton))
     print(table_2(records["strong"], records["weak"]))
     if skeleton == "body":
         print(table_3(records["strong"], records["weak"]))

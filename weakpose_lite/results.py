@@ -9,8 +9,13 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
+
+import torch
 
 from weakpose_lite import paper
 from weakpose_lite.data.dataset import MultiViewDataset
@@ -20,6 +25,27 @@ from weakpose_lite.metrics import PROTOCOL
 from weakpose_lite.skeleton import get_skeleton
 from weakpose_lite.train import TrainConfig, train
 from weakpose_lite.views import make_views
+
+
+def train_and_report_all(
+    configs: dict[str, TrainConfig], splits: dict[str, MultiViewDataset], output: Path, processes: int = 1,
+    read_splits: Callable[[], dict[str, MultiViewDataset]] | None = None,
+) -> dict[str, dict]:  # fmt: skip
+    """``train_and_report`` for each named config; with ``processes`` > 1 that many at once, each in a fresh process
+    with an equal share of the CPU threads, reading the same splits itself with ``read_splits`` (which must pickle:
+    a module-level function or a ``functools.partial`` of one). Returns the records by name, in ``configs``' order."""
+    if processes <= 1 or read_splits is None:
+        return {name: train_and_report(name, config, splits, output) for name, config in configs.items()}
+    threads = max(1, torch.get_num_threads() // processes)
+    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+        jobs = {name: pool.submit(_train_and_report_in_worker, name, config, read_splits, output, threads)
+                for name, config in configs.items()}  # fmt: skip
+        return {name: job.result() for name, job in jobs.items()}
+
+
+def _train_and_report_in_worker(name, config, read_splits, output, threads) -> dict:
+    torch.set_num_threads(threads)
+    return train_and_report(name, config, read_splits(), output)
 
 
 def train_and_report(name: str, config: TrainConfig, splits: dict[str, MultiViewDataset], output: Path) -> dict:
