@@ -185,3 +185,88 @@ def test_gradients_are_finite_when_views_agree_exactly():
 
 def test_empty_mask_gives_zero_not_nan():
     assert losses.masked_mean(torch.ones(3), torch.zeros(3, dtype=torch.bool)).item() == 0
+
+
+# ---- hostile inputs: λ outside [0, 1]; NaN in what the masks leave out reaches neither value nor gradient ---------
+
+
+@pytest.mark.parametrize("lam", [-0.1, 1.1, float("nan"), float("inf")])
+def test_weak_loss_refuses_lambda_outside_zero_one(lam):
+    with pytest.raises(ValueError, match=r"weak_loss: lam \(λ of Eq. 3\) must be in \[0, 1\], got"):
+        losses.weak_loss(torch.tensor(2.0), torch.tensor(10.0), lam=lam)
+
+
+@pytest.mark.parametrize("lam", [0.0, 1.0])
+def test_weak_loss_accepts_both_ends_of_zero_one(lam):
+    assert losses.weak_loss(torch.tensor(2.0), torch.tensor(10.0), lam=lam).item() == pytest.approx(10 - 8 * lam)
+
+
+def _world_with_an_absent_view(value: float):
+    """Ŵ (3, 4, 5, 3) with view 2 of frame 1 absent and holding ``value``; the view mask (3, 4)."""
+    generator = torch.Generator().manual_seed(11)
+    world = torch.randn(3, 4, 5, 3, generator=generator) * 50
+    view_mask = torch.ones(3, 4, dtype=torch.bool)
+    view_mask[1, 2] = view_mask[2, 0] = False
+    world[1, 2] = value
+    return world, view_mask
+
+
+BAD_VALUES = [float("nan"), float("inf"), -float("inf")]
+
+
+@pytest.mark.parametrize("value", BAD_VALUES)
+def test_average_pose_ignores_whatever_an_absent_view_holds_like_a_loop(value):
+    world, view_mask = _world_with_an_absent_view(value)
+    world.requires_grad_(True)
+    average = losses.average_pose(world, view_mask)
+    for f in range(3):
+        present = [world[f, c] for c in range(4) if view_mask[f, c]]
+        torch.testing.assert_close(average[f], sum(present) / len(present))
+    (gradient,) = torch.autograd.grad(average.sum(), world)
+    assert torch.isfinite(gradient).all() and (gradient[~view_mask] == 0).all()
+
+
+@pytest.mark.parametrize("value", BAD_VALUES)
+def test_multiview_consistency_loss_and_its_gradient_ignore_an_absent_view_holding_nan(value):
+    world, view_mask = _world_with_an_absent_view(value)
+    world.requires_grad_(True)
+    loss = _lm(world, view_mask)
+    terms = []
+    for f in range(3):
+        present = [c for c in range(4) if view_mask[f, c]]
+        mean = sum(world[f, c] for c in present) / len(present)
+        terms += [_huber_reference((mean[j] - world[f, c, j]).norm().item(), 1.0) for c in present for j in range(5)]
+    assert loss.item() == pytest.approx(sum(terms) / len(terms), rel=1e-12)
+    (gradient,) = torch.autograd.grad(loss, world)
+    assert torch.isfinite(gradient).all() and (gradient[~view_mask] == 0).all()
+
+
+@pytest.mark.parametrize("value", BAD_VALUES)
+def test_reprojection_loss_and_its_gradient_ignore_invisible_joints_holding_nan(value):
+    generator = torch.Generator().manual_seed(12)
+    reprojected = (torch.randn(2, 3, 4, 2, generator=generator) * 5).requires_grad_(True)
+    target = torch.randn(2, 3, 4, 2, generator=generator) * 5
+    visible = torch.rand(2, 3, 4, generator=generator) > 0.3
+    target = torch.where(visible.unsqueeze(-1), target, value)
+    loss = losses.reprojection_loss(reprojected, target, visible)
+    terms = [_huber_reference((target[f, c, j] - reprojected[f, c, j]).norm().item(), 1.0)
+             for f in range(2) for c in range(3) for j in range(4) if visible[f, c, j]]  # fmt: skip
+    assert loss.item() == pytest.approx(sum(terms) / len(terms), rel=1e-12)
+    (gradient,) = torch.autograd.grad(loss, reprojected)
+    assert torch.isfinite(gradient).all() and (gradient[~visible] == 0).all()
+
+
+@pytest.mark.parametrize("value", BAD_VALUES)
+def test_masked_mean_ignores_masked_out_values_whatever_they_hold(value):
+    values = torch.tensor([1.0, value, 3.0, value])
+    mask = torch.tensor([True, False, True, False])
+    assert losses.masked_mean(values, mask).item() == 2.0
+
+
+@pytest.mark.parametrize(
+    "mask", [torch.ones(4), torch.ones(1, dtype=torch.bool), torch.ones(2, 4, dtype=torch.bool)],
+    ids=["float mask", "broadcasting (1,)", "broadcasting (2, 4)"],
+)  # fmt: skip
+def test_masked_mean_refuses_a_mask_that_is_not_bool_of_the_values_shape(mask):
+    with pytest.raises(ValueError, match=r"masked_mean: mask must be bool of the shape of values \(4,\)"):
+        losses.masked_mean(torch.ones(4), mask)

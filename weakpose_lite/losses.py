@@ -43,9 +43,22 @@ def huber(distance: Tensor, delta: float = 1.0) -> Tensor:
 
 
 def masked_mean(values: Tensor, mask: Tensor) -> Tensor:
-    """Mean of ``values`` (...) over ``mask`` (...) bool; 0 when nothing is masked in (never NaN)."""
-    weights = mask.to(values.dtype)
-    return (values * weights).sum() / weights.sum().clamp(min=1)
+    """Mean of ``values`` (...) over ``mask`` (...) bool of the same shape; 0 when nothing is masked in (never NaN).
+
+    Masked-out values may hold anything, NaN included: they are selected away, not multiplied by 0 (0 × NaN is NaN).
+    """
+    if mask.dtype != torch.bool or mask.shape != values.shape:
+        raise ValueError(
+            f"masked_mean: mask must be bool of the shape of values {tuple(values.shape)}, "
+            f"got {str(mask.dtype).removeprefix('torch.')} {tuple(mask.shape)}"
+        )
+    return torch.where(mask, values, 0).sum() / mask.sum().clamp(min=1)
+
+
+def _masked_norm(vectors: Tensor, mask: Tensor) -> Tensor:
+    """``_safe_norm`` of vectors (..., D) where mask (...) holds, 0 elsewhere: a NaN there reaches neither the value
+    nor, through the backward of the norm and the Huber penalty, the gradient of anything else."""
+    return _safe_norm(torch.where(mask.unsqueeze(-1), vectors, 0))
 
 
 def _safe_norm(vectors: Tensor) -> Tensor:
@@ -56,9 +69,12 @@ def _safe_norm(vectors: Tensor) -> Tensor:
 
 
 def average_pose(world: Tensor, view_mask: Tensor) -> Tensor:
-    """World-frame poses Ŵ (F, C, J, 3), view_mask (F, C) -> their mean over present views W̄ (F, J, 3) (Eq. 6)."""
-    weights = view_mask.to(world.dtype)[..., None, None]
-    return (world * weights).sum(1) / weights.sum(1).clamp(min=1)
+    """World-frame poses Ŵ (F, C, J, 3), view_mask (F, C) -> their mean over present views W̄ (F, J, 3) (Eq. 6).
+
+    An absent view may hold anything (NaN included) without reaching the mean; a frame with no view gives 0.
+    """
+    present = view_mask[..., None, None]
+    return torch.where(present, world, 0).sum(1) / present.sum(1).clamp(min=1)
 
 
 def multiview_consistency_loss(world: Tensor, average: Tensor, view_mask: Tensor, delta: float = 1.0) -> Tensor:
@@ -68,8 +84,9 @@ def multiview_consistency_loss(world: Tensor, average: Tensor, view_mask: Tensor
     it a fixed target for the step. While every residual is in Huber's quadratic zone the two give the same gradient
     (the residuals sum to zero over views); they differ in the linear zone.
     """
-    distance = _safe_norm(average.unsqueeze(1) - world)
-    return masked_mean(huber(distance, delta), view_mask.unsqueeze(-1).expand_as(distance))
+    present = view_mask.unsqueeze(-1).expand(world.shape[:-1])  # (F, C, J)
+    distance = _masked_norm(average.unsqueeze(1) - world, present)
+    return masked_mean(huber(distance, delta), present)
 
 
 def reproject_average_pose(
@@ -93,18 +110,20 @@ def reprojection_loss(
     Both point sets must be in the same units (undistorted pixels by default); ``scale`` multiplies each view's
     residual norms before the Huber penalty.
     """
-    distance = _safe_norm(keypoints_2d - reprojected)
+    distance = _masked_norm(keypoints_2d - reprojected, visible)
     if scale is not None:
         distance = distance * scale.unsqueeze(-1)
     return masked_mean(huber(distance, delta), visible)
 
 
 def weak_loss(multiview: Tensor, reprojection: Tensor, lam: float = 0.8) -> Tensor:
-    """λ · L_M + (1 − λ) · L_R (Eq. 3), scalars -> scalar."""
+    """λ · L_M + (1 − λ) · L_R (Eq. 3), scalars -> scalar; λ must be in [0, 1] (outside, a term's weight turns
+    negative and training maximises it)."""
+    if not 0 <= lam <= 1:  # False for NaN too
+        raise ValueError(f"weak_loss: lam (λ of Eq. 3) must be in [0, 1], got {lam}")
     return lam * multiview + (1 - lam) * reprojection
 
 
 def supervised_loss(predicted: Tensor, target: Tensor, valid: Tensor, delta: float = 1.0) -> Tensor:
     """Predicted and target 3D poses (..., J, 3), valid (..., J) -> mean Huber of per-joint distances, mm."""
-    target = torch.where(valid.unsqueeze(-1), target, torch.zeros_like(target))
-    return masked_mean(huber(_safe_norm(predicted - target), delta), valid)
+    return masked_mean(huber(_masked_norm(predicted - target, valid), delta), valid)
