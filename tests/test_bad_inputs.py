@@ -126,3 +126,18 @@ def test_writer_failing_halfway_keeps_the_previous_file_and_no_temporary(tmp_pat
     monkeypatch.undo()
     assert [path.name for path in tmp_path.iterdir()] == [name]
     assert (tmp_path / name).read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "value, refused",
+    [(3.4028234663852886e38, False), (-3.4e38, False), (3.5e38, True), (-1e39, True), (1e300, True)],
+    ids=["float32 max", "-3.4e38", "3.5e38", "-1e39", "1e300"],
+)
+def test_numbers_must_be_finite_in_float32_not_only_in_float64(value, refused):
+    if not refused:
+        array = validation.number_array([[0.0], [value]], "c.json", "cameras[0].t", (2, 1))
+        assert np.isfinite(array.astype(np.float32)).all()
+        return
+    with pytest.raises(ValueError, match=rf"^c.json: cameras\[0\].t\[1\]\[0\] must be finite in float32 "
+                                         rf"\(\|x\| ≤ 3.4e38\), got {value:g}".replace("+", r"\+")):  # fmt: skip
+        validation.number_array([[0.0], [value]], "c.json", "cameras[0].t", (2, 1))

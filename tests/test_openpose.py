@@ -147,3 +147,57 @@ def test_views_take_the_most_confident_person_of_an_image(tmp_path):
         warnings.simplefilter("error")
         found = openpose.read_openpose_views(tmp_path, calibration, dtype=torch.float64)
     assert torch.allclose(found.keypoints[0, 0], keypoints[0]) and torch.allclose(found.keypoints[0, 1], keypoints[0])
+
+
+# ---- coordinates no camera produces are refused, not read as joints ------------------------------------------------
+
+
+def _body(layout=COCO18) -> list[float]:
+    return [v for name in layout for v in _value_of(name)]
+
+
+@pytest.mark.parametrize(
+    "field, layout, index, value",
+    [
+        ("pose_keypoints_2d", COCO18, 3, 1e7),
+        ("pose_keypoints_2d", COCO18, 4, -100000.5),
+        ("pose_keypoints_2d", BODY25, 72, 2e5),
+        ("pose_keypoints", COCO18, 51, -1e9),
+        ("pose_keypoints_2d", COCO18, 0, 1e7),
+    ],
+    ids=["x 1e7", "y just beyond", "BODY_25 last joint", "old field name", "even at confidence 0"],
+)
+def test_a_coordinate_beyond_the_limit_is_refused_naming_its_index_in_the_file(tmp_path, field, layout, index, value):
+    values = _body(layout)
+    values[index] = value
+    if index == 0:
+        values[2] = 0.0  # not found: the file is corrupt all the same
+    _write(tmp_path / "a_keypoints.json", {field: values})
+    expected = rf"^a_keypoints.json: people\[0\].{field}\[{index}\] must be within ±100000 px, got {value:g}"
+    with pytest.raises(ValueError, match=expected.replace("+", r"\+")):
+        openpose.read_openpose(tmp_path / "a_keypoints.json")
+
+
+def test_a_hand_coordinate_beyond_the_limit_is_refused(tmp_path):
+    right = [float(v) for k in range(21) for v in (k + 1, 2 * k + 1, 0.5)]
+    right[31] = 3e5
+    _write(tmp_path / "a_keypoints.json", {"pose_keypoints_2d": _body(), "hand_left_keypoints_2d": [],
+                                           "hand_right_keypoints_2d": right})  # fmt: skip
+    with pytest.raises(ValueError, match=r"people\[0\].hand_right_keypoints_2d\[31\] must be within ±100000 px"):
+        openpose.read_openpose(tmp_path / "a_keypoints.json", hands=True)
+
+
+def test_coordinates_at_the_limit_and_far_outside_the_image_are_read(tmp_path):
+    values = _body()
+    values[0], values[1] = 1e5, -1e5  # far outside any image, but within the rule: kept as detected
+    _write(tmp_path / "a_keypoints.json", {"pose_keypoints_2d": values})
+    people = openpose.read_openpose(tmp_path / "a_keypoints.json", dtype=torch.float64)
+    assert people.keypoints[0, 0].tolist() == [1e5, -1e5]
+
+
+def test_a_confidence_too_large_for_float32_is_refused(tmp_path):
+    values = _body()
+    values[5] = 1e39
+    _write(tmp_path / "a_keypoints.json", {"pose_keypoints_2d": values})
+    with pytest.raises(ValueError, match=r"pose_keypoints_2d\[5\] must be finite in float32 \(\|x\| ≤ 3.4e38\), got 1e\+39"):
+        openpose.read_openpose(tmp_path / "a_keypoints.json")

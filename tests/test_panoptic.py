@@ -275,3 +275,97 @@ def test_hand_without_one_side_reads_that_side_as_unseen(tmp_path):
     hands = panoptic.read_hands(path, dtype=torch.float64)
     assert not hands.visible[0, :21].any() and hands.visible[0, 21:].all()
     assert torch.allclose(hands.points[0, 21:].reshape(-1), torch.tensor(landmarks, dtype=torch.float64) * 10)
+
+
+# ---- calibrations that would silently mislead: duplicate names, bad resolutions, one centre, hopeless lenses -----
+
+
+def _calibration_json(tmp_path: Path, edit) -> Path:
+    """A valid 3-camera calibration written by the writer, its raw ``cameras`` list changed by ``edit``, re-saved."""
+    path = tmp_path / "calibration_seq.json"
+    panoptic.write_calibration(path, _synthetic_calibration(views=3))
+    content = json.loads(path.read_text())
+    edit(content["cameras"])
+    path.write_text(json.dumps(content))
+    return path
+
+
+def _set(index: int, key: str, value):
+    def edit(cameras: list[dict]) -> None:
+        cameras[index][key] = value
+
+    return edit
+
+
+def _same_centre_as_camera_0(offset_mm: float):
+    """Move camera 2 to camera 0's centre plus ``offset_mm`` along x, keeping its rotation; camera 1 too."""
+
+    def edit(cameras: list[dict]) -> None:
+        R0, t0 = np.array(cameras[0]["R"]), np.array(cameras[0]["t"]).reshape(3)
+        centre = -R0.T @ t0 + np.array([offset_mm / panoptic.CM_TO_MM, 0, 0])
+        for camera in cameras[1:]:
+            camera["t"] = (-np.array(camera["R"]) @ centre).reshape(3, 1).tolist()
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (_set(2, "name", "00_00"), r"cameras\[2\].name must be unique among the 'hd' cameras, got '00_00' again "
+                                   r"\(first at cameras\[0\].name\)"),
+        (_set(1, "resolution", [0, -5]), r"cameras\[1\].resolution must be two positive integers .*got \[0, -5\]"),
+        (_set(1, "resolution", [1920, 0]), r"cameras\[1\].resolution must be two positive integers"),
+        (_set(0, "resolution", [640.25, 480]), r"cameras\[0\].resolution must be two positive integers"),
+        (_same_centre_as_camera_0(0.0), r"must stand at two distinct centres or more \(1.0 mm apart\) to triangulate, "
+                                        r"got all 3 within 0.000 mm"),
+        (_same_centre_as_camera_0(0.5), r"got all 3 within 0.500 mm of one another"),
+        (_set(2, "distCoef", [50.0, 0, 0, 0, 0]), r"cameras\[2\].distCoef must be a lens invertible over the "
+                                                  r"1920x1080 image .* got pixels without an inverse"),
+        (_set(0, "distCoef", [-0.2, -0.5, 0, 0, 0]), r"cameras\[0\].distCoef must be a lens invertible"),
+    ],
+    ids=["duplicate name", "resolution 0x-5", "zero height", "fractional width", "one centre", "centres 0.5 mm apart",
+         "k1 = 50", "k2 = -0.5 folds"],
+)  # fmt: skip
+def test_calibration_that_would_mislead_is_refused_naming_the_field(tmp_path, edit, message):
+    path = _calibration_json(tmp_path, edit)
+    with pytest.raises(ValueError, match=rf"^calibration_seq.json: .*{message}"):
+        panoptic.read_calibration(path)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [_same_centre_as_camera_0(2.0), _set(1, "resolution", [1920.0, 1080.0]), _set(1, "distCoef", [10.0, 0, 0, 0, 0])],
+    ids=["centres 2 mm apart", "integral floats", "k1 = 10, strong but invertible"],
+)
+def test_calibration_just_inside_each_rule_is_read(tmp_path, edit):
+    assert len(panoptic.read_calibration(_calibration_json(tmp_path, edit)).names) == 3
+
+
+def test_a_single_camera_and_names_repeated_across_types_are_accepted(tmp_path):
+    def edit(cameras: list[dict]) -> None:
+        cameras[1]["type"] = "vga"
+        cameras[2].update(type="vga", name=cameras[0]["name"], distCoef=[50.0, 0, 0, 0, 0])  # broken, but not asked for
+
+    path = _calibration_json(tmp_path, edit)
+    single = panoptic.read_calibration(path)  # one HD camera: single-view lifting needs nothing more
+    assert single.names == ("00_00",)
+    with pytest.raises(ValueError, match=r"cameras\[2\].distCoef must be a lens invertible"):
+        panoptic.read_calibration(path, camera_type="vga")
+
+
+def test_lens_check_of_a_calibration_agrees_with_undistorting_its_own_image_corners(tmp_path):
+    """Independent of lens_inversion_error_px's grid: the corner detections of a refused lens are NaN."""
+    from weakpose_lite.cameras import pixels_to_normalised, undistort
+
+    calibration = _synthetic_calibration(views=3)
+    corners = torch.tensor([[0.0, 0.0], [1919.0, 0.0], [0.0, 1079.0], [1919.0, 1079.0]], dtype=torch.float64)
+    for dist, refused in (([50.0, 0, 0, 0, 0], True), ([-0.25, 0.2, 0, 0, 0.02], False)):
+        undistorted = undistort(pixels_to_normalised(corners, calibration.cameras.K[1]), torch.tensor(dist).double())
+        assert bool(torch.isnan(undistorted).any()) == refused
+        path = _calibration_json(tmp_path, _set(1, "distCoef", dist))
+        if refused:
+            with pytest.raises(ValueError, match="distCoef must be a lens invertible"):
+                panoptic.read_calibration(path)
+        else:
+            panoptic.read_calibration(path)
