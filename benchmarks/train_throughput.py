@@ -83,12 +83,12 @@ def time_kit_steps(model, views: Views, config: TrainConfig, frames_per_batch: i
 
     def step() -> int:
         frames = trainable[torch.randint(len(trainable), (frames_per_batch,), generator=generator, device=device)]
-        batch = views[frames, sample_views(views.usable[frames], config.views_per_frame, generator)]
-        loss = batch_terms(model, batch, config, "perspective")["loss"]
+        view_ids = sample_views(views.usable[frames], config.views_per_frame, generator)
+        loss = batch_terms(model, views, frames, view_ids, config, "perspective")["loss"]
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
-        return int(batch.usable.sum())
+        return int(views.usable[frames[:, None], view_ids].sum())
 
     return _samples_per_second(step, steps, device)
 

@@ -54,6 +54,7 @@ class TrainConfig:
     projection: str = option("perspective", "re-projection after the warm-up: perspective or scaled_orthographic")
     warmup_fraction: float = option(0.2, "share of the steps re-projected scaled-orthographically (weak only)")
     detach_average: bool = option(False, "stop the gradient through W̄ (the paper leaves it open)")
+    reprojection_views: str = option("sampled", "views L_R re-projects W̄ into: sampled (those predicted) or all")
     epochs: int = option(100, "epochs")
     frames_per_batch: int = option(8, "frames per batch")
     views_per_frame: int = option(16, "views drawn per frame, among the usable ones")
@@ -74,6 +75,7 @@ class TrainConfig:
         _check_choice("loss_units", self.loss_units, LOSS_UNITS)
         _check_choice("selection", self.selection, SELECTIONS)
         _check_choice("projection", self.projection, ("perspective", "scaled_orthographic"))
+        _check_choice("reprojection_views", self.reprojection_views, ("sampled", "all"))
         for name in ("lam", "warmup_fraction"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"TrainConfig.{name} must be in [0, 1], got {getattr(self, name)}")
@@ -109,17 +111,22 @@ def sample_views(usable: Tensor, views_per_frame: int, generator: torch.Generato
     return scores.topk(min(views_per_frame, usable.shape[1]), dim=1).indices
 
 
-def weak_terms(predicted: Tensor, batch: Views, config: TrainConfig, projection: str, stats: NormalisationStats) -> dict[str, Tensor]:
-    """Predictions (B, V, J, 3) -> {"multiview": L_M, "reprojection": L_R, "loss": Eq. 3}, in ``config.loss_units``."""
-    cameras = batch.cameras
-    world = rotate_to_world(predicted, cameras.R)  # Eq. 5
+def weak_terms(
+    predicted: Tensor, batch: Views, seen: Views, config: TrainConfig, projection: str, stats: NormalisationStats
+) -> dict[str, Tensor]:
+    """Predictions (B, V, J, 3) of ``batch`` (B, V) -> {"multiview": L_M, "reprojection": L_R, "loss": Eq. 3}, in
+    ``config.loss_units``; L_R re-projects W̄ into the views ``seen`` of the same frames (B, V'): ``batch`` itself or
+    every view of its frames (``config.reprojection_views``)."""
+    world = rotate_to_world(predicted, batch.cameras.R)  # Eq. 5
     average = losses.average_pose(world, batch.usable)  # Eq. 6
     target = average.detach() if config.detach_average else average
-    multiview_scale, reprojection_scale = loss_scales(batch, config.loss_units, stats)
+    multiview_scale, _ = loss_scales(batch, config.loss_units, stats)
     multiview = losses.multiview_consistency_loss(world / multiview_scale, target / multiview_scale, batch.usable, config.huber_delta)
-    reprojected = losses.reproject_average_pose(average, batch.root_world, cameras.K, cameras.R, cameras.t, projection)
-    visible = batch.visible & batch.usable.unsqueeze(-1)
-    reprojection = losses.reprojection_loss(reprojected, batch.pixels, visible, reprojection_scale, config.huber_delta)
+    visible = seen.visible & seen.usable.unsqueeze(-1) if seen is batch else seen.visible
+    cameras = seen.cameras
+    reprojected = losses.reproject_average_pose(average, seen.root_world, cameras.K, cameras.R, cameras.t, projection)
+    _, reprojection_scale = loss_scales(seen, config.loss_units, stats)
+    reprojection = losses.reprojection_loss(reprojected, seen.pixels, visible, reprojection_scale, config.huber_delta)
     return {"multiview": multiview, "reprojection": reprojection, "loss": losses.weak_loss(multiview, reprojection, config.lam)}
 
 
@@ -143,12 +150,16 @@ def strong_terms(predicted: Tensor, batch: Views, config: TrainConfig) -> dict[s
     return {"loss": losses.supervised_loss(predicted, batch.targets, valid, config.huber_delta)}
 
 
-def batch_terms(model: LiftingNetwork, batch: Views, config: TrainConfig, projection: str) -> dict[str, Tensor]:
-    """The loss terms of one batch under the configured mode."""
+def batch_terms(
+    model: LiftingNetwork, views: Views, frames: Tensor, view_ids: Tensor, config: TrainConfig, projection: str
+) -> dict[str, Tensor]:
+    """The loss terms of the batch ``views[frames, view_ids]`` (B frames (B,), view_ids (B, V)) under the mode."""
+    batch = views[frames, view_ids]
     predicted = predict(model, batch)
     if config.mode == "strong":
         return strong_terms(predicted, batch, config)
-    return weak_terms(predicted, batch, config, projection, model.stats)
+    seen = batch if config.reprojection_views == "sampled" else views[frames]
+    return weak_terms(predicted, batch, seen, config, projection, model.stats)
 
 
 def build_model(config: TrainConfig, views: Views, skeleton_name: str) -> LiftingNetwork:
@@ -170,7 +181,7 @@ def validation_loss(model: LiftingNetwork, views: Views, config: TrainConfig, se
     total, count = 0.0, 0
     for frames in views.trainable_frames.split(256):
         view_ids = sample_views(views.usable[frames], config.views_per_frame, generator)
-        terms = batch_terms(model, views[frames, view_ids], config, config.projection)
+        terms = batch_terms(model, views, frames, view_ids, config, config.projection)
         total += terms["loss"].item() * len(frames)
         count += len(frames)
     return total / count
@@ -274,7 +285,7 @@ def _train_epoch(state, views: Views, config: TrainConfig, steps: int, warmup_st
     for step, batch_frames in enumerate(progress_bar(batches, total=steps, leave=False, desc=f"epoch {epoch + 1}")):
         view_ids = sample_views(views.usable[batch_frames], config.views_per_frame, state.generator)
         projection = "scaled_orthographic" if epoch * steps + step < warmup_steps else config.projection
-        terms = batch_terms(state.model, views[batch_frames, view_ids], config, projection)
+        terms = batch_terms(state.model, views, batch_frames, view_ids, config, projection)
         state.optimiser.zero_grad(set_to_none=True)
         terms["loss"].backward()
         state.optimiser.step()
@@ -292,10 +303,10 @@ def _validate(model: LiftingNetwork, views: Views, config: TrainConfig, skeleton
 
 def export_model(path: str | Path, result: TrainResult, config: TrainConfig, train_set: MultiViewDataset) -> None:
     """The trained network without its optimiser state (a few MB at most), with its configuration, history and the
-    digest of the data it was trained on: what ``load_model`` and ``load_or_train`` read."""
+    fingerprint of the data it was trained on: what ``load_model`` and ``load_or_train`` read."""
     write_checkpoint(path, {
         "config": asdict(config), "skeleton": result.model.skeleton.name, "best_model": result.model.state_dict(),
-        "best_epoch": result.best_epoch, "history": json.dumps(result.history), "trained_on": train_set.digest(),
+        "best_epoch": result.best_epoch, "history": json.dumps(result.history), "trained_on": train_set.fingerprint(),
     })  # fmt: skip
 
 
@@ -322,7 +333,7 @@ def _same_training(checkpoint: dict, config: TrainConfig, train_set: MultiViewDa
         return {key: value for key, value in fields.items() if key != "device"}
 
     same_config = without_device(checkpoint["config"]) == without_device(asdict(config))
-    return same_config and checkpoint.get("trained_on") == train_set.digest()
+    return same_config and checkpoint.get("trained_on") == train_set.fingerprint()
 
 
 def load_model(path: str | Path, best: bool = True) -> tuple[LiftingNetwork, TrainConfig]:

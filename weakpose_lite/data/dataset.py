@@ -99,10 +99,12 @@ class MultiViewDataset:
         wanted = torch.tensor([self.sequence_names.index(name) for name in names])
         return self.subset(torch.isin(self.sequence_index, wanted))
 
-    def digest(self) -> str:
-        """A short hex digest of the 2D detections, views and cameras: which inputs a model was trained on."""
-        digest = hashlib.sha256()
-        for tensor in (self.keypoints_2d, self.confidence, self.view_mask, self.cameras.K, self.cameras.R, self.cameras.t):
+    def fingerprint(self) -> str:
+        """A short hex digest naming this data: its metadata (a synthetic set's whole config among it), sequences,
+        frames and views. It leaves out the coordinates, whose last bits may differ between CPUs, so the same
+        synthetic set generated on another machine has the same fingerprint."""
+        digest = hashlib.sha256(json.dumps([self.metadata, self.skeleton_name, self.sequence_names], sort_keys=True).encode())
+        for tensor in (self.sequence_index, self.frame_ids, self.view_mask):
             digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
         return digest.hexdigest()[:16]
 
