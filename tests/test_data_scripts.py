@@ -325,3 +325,163 @@ def test_build_script_dry_run_prints_the_plan_and_writes_nothing(tmp_path, capsy
     output = capsys.readouterr().out
     assert "skeleton: body_hands" in output and "train: seqA (openpose)" in output and "validation: none" in output
     assert not (tmp_path / "out").exists()
+
+
+# ---- the build's hostile inputs: repeated sequences, bad config values, missing folders; one line, exit 2 --------
+
+
+def _run_build(arguments: list[str], capsys) -> tuple[int, str, str]:
+    """Exit status, stdout and stderr of the build script's ``main`` run in-process (argparse errors exit)."""
+    try:
+        status = build_panoptic_dataset.main(arguments)
+    except SystemExit as exited:
+        status = exited.code
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+@pytest.fixture
+def raw(tmp_path):
+    """Three small sequences in the real formats (OpenPose output for seqA only) under tmp_path/raw."""
+    for k, name in enumerate(["seqA", "seqB", "seqC"]):
+        _write_fake_sequence(tmp_path / "raw", name, frames=3, views=3, seed=k, with_openpose=name == "seqA")
+    return tmp_path / "raw"
+
+
+def _bad_build_cases(tmp: Path) -> dict:
+    """Case -> (extra arguments, text the one error line must contain); written files live in ``tmp``."""
+    (tmp / "twice.txt").write_text("seqA\nseqB\nseqA\n")
+    (tmp / "splits_twice.txt").write_text("seqA train\nseqB test\nseqA train\n")
+    (tmp / "splits_bad.txt").write_text("seqA train\nseqB testing\n")
+    (tmp / "not_utf8.txt").write_bytes(b"seqA tr\xffin\n")
+    return {
+        "sequence twice on the command line": (["--sequences", "seqA", "seqB", "seqA"],
+                                               "--sequences: sequence 'seqA' is listed twice"),
+        "sequence twice in the list file": (["--list", str(tmp / "twice.txt")], "twice.txt: sequence 'seqA' is listed twice"),
+        "split file naming a sequence twice": (["--sequences", "seqA", "seqB", "--split-file", str(tmp / "splits_twice.txt")],
+                                               "splits_twice.txt: line 3 names sequence 'seqA' again (first on line 1)"),
+        "split file with a bad split": (["--sequences", "seqA", "seqB", "--split-file", str(tmp / "splits_bad.txt")],
+                                        "splits_bad.txt: line 2 must read '<sequence> <split>'"),
+        "split file not UTF-8": (["--sequences", "seqA", "--split-file", str(tmp / "not_utf8.txt")],
+                                 "not_utf8.txt: not UTF-8 text"),
+        "split file missing": (["--sequences", "seqA", "--split-file", str(tmp / "absent.txt")], "absent.txt"),
+        "min-confidence nan": (["--sequences", "seqA", "--min-confidence", "nan"],
+                               "BuildConfig.min_confidence must be a number in [0, 1], got nan"),
+        "min-confidence inf": (["--sequences", "seqA", "--min-confidence", "inf"], "got inf"),
+        "min-confidence above 1": (["--sequences", "seqA", "--min-confidence", "1.5"], "got 1.5"),
+        "min-confidence below 0": (["--sequences", "seqA", "--min-confidence", "-0.1"], "got -0.1"),
+        "negative body id": (["--sequences", "seqA", "--body-id", "-1"], "BuildConfig.body_id must be None or an integer"),
+        "empty camera type": (["--sequences", "seqA", "--camera-type", ""], "BuildConfig.camera_type must be"),
+        "unknown skeleton": (["--sequences", "seqA", "--skeleton", "hands"], "argument --skeleton: invalid choice"),
+        "seed not a number": (["--sequences", "seqA", "--seed", "x"], "argument --seed: invalid int value"),
+        "unknown flag": (["--sequences", "seqA", "--frobnicate"], "unrecognized arguments: --frobnicate"),
+        "sequence name with a path": (["--sequences", "../seqA"], "must be a sequence name like 171204_pose1"),
+        "sequence folder missing": (["--sequences", "seqA", "seqZ"], "seqZ: sequence folder"),
+        "calibration missing": (["--sequences", "seqB"], "seqB: calibration_seqB.json is missing"),
+        "3D folder missing": (["--sequences", "seqC"], "seqC: hdPose3d_stage1_coco19/ is missing"),
+    }  # fmt: skip
+
+
+def _break_folders(raw: Path) -> None:
+    (raw / "seqB" / "calibration_seqB.json").unlink()
+    for path in (raw / "seqC" / "hdPose3d_stage1_coco19").iterdir():
+        path.unlink()
+    (raw / "seqC" / "hdPose3d_stage1_coco19").rmdir()
+
+
+@pytest.mark.parametrize("dry_run", [True, False], ids=["dry run", "build"])
+@pytest.mark.parametrize("case", [
+    "sequence twice on the command line", "sequence twice in the list file", "split file naming a sequence twice",
+    "split file with a bad split", "split file not UTF-8", "split file missing", "min-confidence nan",
+    "min-confidence inf", "min-confidence above 1", "min-confidence below 0", "negative body id", "empty camera type",
+    "unknown skeleton", "seed not a number", "unknown flag", "sequence name with a path", "sequence folder missing",
+    "calibration missing", "3D folder missing",
+])  # fmt: skip
+def test_bad_build_input_is_one_error_line_with_exit_status_2_and_writes_nothing(raw, tmp_path, capsys, case, dry_run):
+    _break_folders(raw)
+    extra, expected = _bad_build_cases(tmp_path)[case]
+    arguments = ["--root", str(raw), "--out", str(tmp_path / "out"), *extra] + (["--dry-run"] if dry_run else [])
+    status, out, err = _run_build(arguments, capsys)
+    assert status == 2, (out, err)
+    assert len(err.splitlines()) == 1 and err.startswith("error: ") and "Traceback" not in err, err
+    assert expected in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_debug_shows_the_traceback_of_a_bad_input(raw, tmp_path):
+    with pytest.raises(ValueError, match="BuildConfig.min_confidence must be a number in"):
+        build_panoptic_dataset.main(["--root", str(raw), "--sequences", "seqA", "--min-confidence", "nan", "--debug"])
+
+
+def test_dry_run_checks_the_folders_without_reading_a_frame(raw, tmp_path, capsys):
+    body = raw / "seqA" / "hdPose3d_stage1_coco19" / "body3DScene_00000100.json"
+    body.write_text("{ not json")  # a dry run that read frames would fail here
+    arguments = ["--root", str(raw), "--out", str(tmp_path / "out"), "--sequences", "seqA", "seqB", "--dry-run"]
+    status, out, err = _run_build(arguments, capsys)
+    assert status == 0 and err == ""
+    assert not (tmp_path / "out").exists()
+    status, _, err = _run_build(arguments[:-1], capsys)  # the real build does read it
+    assert status == 2 and "body3DScene_00000100.json: malformed JSON" in err
+
+
+def test_fewer_than_three_sequences_say_all_go_to_train_and_print_only_the_file_written(raw, tmp_path, capsys):
+    arguments = ["--root", str(raw), "--out", str(tmp_path / "out"), "--sequences", "seqB", "seqC"]
+    status, out, err = _run_build(arguments, capsys)
+    assert status == 0, err
+    lines = out.splitlines()
+    assert "note: 2 sequence(s) and no split file: all go to train" in out
+    assert [line for line in lines if line.startswith("note:")] == [lines[1]]  # said once, in one line
+    assert "validation: none (no file written)" in lines and "test: none (no file written)" in lines
+    assert "validation.npz" not in out and "test.npz" not in out
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["train.npz"]
+    assert f"wrote train: {tmp_path / 'out' / 'train.npz'}" in lines
+
+
+def test_three_sequences_or_a_split_file_need_no_note(raw, tmp_path, capsys):
+    (tmp_path / "splits.txt").write_text("seqA train\nseqB test\n")
+    for extra in (["--sequences", "seqA", "seqB", "seqC"], ["--sequences", "seqA", "seqB", "--split-file",
+                                                            str(tmp_path / "splits.txt")]):  # fmt: skip
+        status, out, _ = _run_build(["--root", str(raw), "--out", str(tmp_path / "out"), "--dry-run", *extra], capsys)
+        assert status == 0 and "note:" not in out
+
+
+def test_build_prints_each_split_summary_frames_views_missing_joints_and_detections(raw, tmp_path, capsys):
+    (tmp_path / "splits.txt").write_text("seqA train\nseqB test\n")
+    arguments = ["--root", str(raw), "--out", str(tmp_path / "out"), "--sequences", "seqA", "seqB",
+                 "--split-file", str(tmp_path / "splits.txt")]  # fmt: skip
+    with pytest.warns(UserWarning, match="dropped 1 of 3 frames"):  # seqA's last frame has one OpenPose view
+        status, out, err = _run_build(arguments, capsys)
+    assert status == 0, err
+    summaries = {line.split(":")[0].strip(): line for line in out.splitlines() if line.startswith("  ")}
+    for split, detections in (("train", "openpose"), ("test", "simulated")):
+        dataset = MultiViewDataset.load(tmp_path / "out" / f"{split}.npz")
+        views = dataset.view_mask.sum(1)
+        present = dataset.view_mask[..., None].expand_as(dataset.confidence)
+        missing = 100 * (1 - (dataset.confidence > 0).sum().item() / present.sum().item())  # plain count
+        line = summaries[f"panoptic_{split}"]
+        assert f"{dataset.num_frames} frames, views per frame {int(views.min())}-{int(views.max())}" in line
+        assert f"missing joints {missing:.1f}%" in line and line.endswith(f"detections: {detections}")
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("min_confidence", float("nan")), ("min_confidence", float("inf")), ("min_confidence", 1.01),
+     ("min_views", 1), ("split_fractions", (0.5, 0.5, 0.5)), ("split_fractions", (1.0, float("nan"), 0.0)),
+     ("skeleton", "hands"), ("body_id", -1), ("body_id", True), ("seed", 1.5), ("camera_type", "")],
+)  # fmt: skip
+def test_build_config_refuses_each_bad_field_naming_it(field, value):
+    with pytest.raises(ValueError, match=rf"^BuildConfig.{field} must be"):
+        build.BuildConfig(**{field: value})
+
+
+@pytest.mark.parametrize("second", ["train", "test"], ids=["same split", "another split"])
+def test_split_file_naming_a_sequence_twice_is_an_error_with_both_lines(tmp_path, second):
+    (tmp_path / "splits.txt").write_text(f"seqA train\n# a comment\nseqB test\nseqA {second}\n")
+    with pytest.raises(ValueError, match=r"splits.txt: line 4 names sequence 'seqA' again \(first on line 1\)"):
+        build.read_split_file(tmp_path / "splits.txt")
+
+
+def test_build_datasets_refuses_a_sequence_listed_twice_before_building(raw, tmp_path):
+    with pytest.raises(ValueError, match="sequences: sequence 'seqA' is listed twice"):
+        build.build_datasets(raw, tmp_path / "out", ["seqA", "seqB", "seqA"])
+    assert not (tmp_path / "out").exists()

@@ -14,7 +14,9 @@ so no frame of a test person is seen in training.
 
 from __future__ import annotations
 
+import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NamedTuple
@@ -26,6 +28,7 @@ from weakpose_lite.cameras import stack_cameras
 from weakpose_lite.data.dataset import SPLITS, MultiViewDataset, split_path
 from weakpose_lite.data.formats.openpose import OPENPOSE_FOLDER, read_openpose_views
 from weakpose_lite.data.formats.panoptic import (
+    BODY_FOLDER,
     Calibration,
     calibration_file,
     hand_frames,
@@ -39,6 +42,7 @@ from weakpose_lite.data.synthetic.seeding import child_generator
 from weakpose_lite.skeleton import BODY, BODY_HANDS, get_skeleton
 
 LICENCE = "CMU Panoptic Studio data: non-commercial research use only (panoptic-toolbox README)"
+SKELETON_CHOICES = ("auto", BODY.name, BODY_HANDS.name)
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,36 @@ class BuildConfig:
     seed: int = 0
     detection_config: DetectionConfig = DetectionConfig()
 
+    def __post_init__(self):
+        if not isinstance(self.camera_type, str) or not self.camera_type:
+            raise ValueError(f"BuildConfig.camera_type must be a camera type like 'hd', got {self.camera_type!r}")
+        if self.skeleton not in SKELETON_CHOICES:
+            raise ValueError(f"BuildConfig.skeleton must be one of {SKELETON_CHOICES}, got {self.skeleton!r}")
+        if self.body_id is not None and not (_is_integer(self.body_id) and self.body_id >= 0):
+            raise ValueError(f"BuildConfig.body_id must be None or an integer >= 0, got {self.body_id!r}")
+        if not (_is_number(self.min_confidence) and 0 <= self.min_confidence <= 1):  # refuses NaN and inf
+            raise ValueError(f"BuildConfig.min_confidence must be a number in [0, 1], got {self.min_confidence!r}")
+        if not (_is_integer(self.min_views) and self.min_views >= 2):
+            raise ValueError(f"BuildConfig.min_views must be an integer >= 2 (Eq. 6 needs two), got {self.min_views!r}")
+        fractions = tuple(self.split_fractions)
+        if not (len(fractions) == 3 and all(_is_number(f) and f >= 0 for f in fractions)
+                and math.isclose(sum(fractions), 1.0)):  # fmt: skip
+            raise ValueError(
+                f"BuildConfig.split_fractions must be three numbers >= 0 summing to 1, got {self.split_fractions!r}"
+            )
+        if not _is_integer(self.seed):
+            raise ValueError(f"BuildConfig.seed must be an integer, got {self.seed!r}")
+        if not isinstance(self.detection_config, DetectionConfig):
+            raise ValueError(f"BuildConfig.detection_config must be a DetectionConfig, got {self.detection_config!r}")
+
+
+def _is_integer(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
 
 class SequenceData(NamedTuple):
     """One built sequence: keypoints_2d (F, C, J, 2), confidence (F, C, J), view_mask (F, C), frame_ids (F,),
@@ -77,10 +111,13 @@ class SequenceData(NamedTuple):
 
 
 def read_split_file(path: str | Path) -> dict[str, str]:
-    """Sequence name -> split from a text file of ``<sequence> <split>`` lines (``#`` starts a comment)."""
+    """Sequence name -> split from a text file of ``<sequence> <split>`` lines (``#`` starts a comment).
+
+    A sequence named twice is an error naming both lines, even with the same split: one of the two lines is a typo.
+    """
     path = Path(path)
-    splits = {}
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    splits, first_line = {}, {}
+    for number, line in enumerate(_read_text(path).splitlines(), start=1):
         words = line.split("#", 1)[0].split()
         if not words:
             continue
@@ -88,9 +125,51 @@ def read_split_file(path: str | Path) -> dict[str, str]:
             raise ValueError(
                 f"{path.name}: line {number} must read '<sequence> <split>' with split in {SPLITS}, got {line!r}"
             )
-        splits[words[0]] = words[1]
+        if words[0] in first_line:
+            raise ValueError(
+                f"{path.name}: line {number} names sequence {words[0]!r} again (first on line {first_line[words[0]]}); "
+                f"each sequence must be in one split, once"
+            )
+        splits[words[0]], first_line[words[0]] = words[1], number
     check_not_empty(len(splits), path.name, "'<sequence> <split>' lines")
     return splits
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text()
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path.name}: not UTF-8 text ({error.reason} at byte {error.start})") from error
+
+
+def check_unique_sequences(sequences: list[str], source: str) -> None:
+    """Refuse a sequence listed twice in ``sequences`` (from ``source``: a flag or a file): it would be built twice."""
+    seen = set()
+    for name in sequences:
+        if name in seen:
+            raise ValueError(f"{source}: sequence {name!r} is listed twice; list each sequence once")
+        seen.add(name)
+
+
+def check_sequence_folders(root: str | Path, sequences: list[str]) -> None:
+    """Refuse a sequence whose folder, calibration file or 3D body folder is missing, without reading any frame."""
+    root, hint = Path(root), "see data_scripts/download_panoptic.py"
+    for name in sequences:
+        folder = root / name
+        if not folder.is_dir():
+            raise ValueError(f"{name}: sequence folder {folder} is missing ({hint})")
+        if not calibration_file(folder).is_file():
+            raise ValueError(f"{name}: {calibration_file(folder).name} is missing ({hint})")
+        if not (folder / BODY_FOLDER).is_dir():
+            raise ValueError(f"{name}: {BODY_FOLDER}/ is missing, the 3D bodies ({hint})")
+
+
+def all_train_note(sequences: list[str], split_file: str | Path | None) -> str | None:
+    """The line that says every sequence goes to train (fewer than three and no split file), else None."""
+    if split_file or len(sequences) >= 3:
+        return None
+    return (f"{len(sequences)} sequence(s) and no split file: all go to train "
+            f"(validation and test need three sequences or more, or a split file)")  # fmt: skip
 
 
 def assign_splits(
@@ -113,6 +192,7 @@ def split_plan(
     sequences: list[str], split_file: str | Path | None = None, config: BuildConfig = BuildConfig()
 ) -> dict[str, list[str]]:
     """Split -> its sequences, from ``split_file`` when given (restricted to ``sequences``) else ``assign_splits``."""
+    check_unique_sequences(sequences, "sequences")
     if split_file:
         assignment = read_split_file(split_file)
     else:
@@ -138,10 +218,8 @@ def choose_skeleton(folders: list[Path], config: BuildConfig) -> str:
 def build_sequence(folder: str | Path, skeleton: str, config: BuildConfig = BuildConfig()) -> SequenceData:
     """Read one downloaded sequence into detections (F, C, J, 2) and 3D groundtruth (F, J, 3) in mm."""
     folder = Path(folder)
-    calibration_path = calibration_file(folder)
-    if not calibration_path.exists():
-        raise ValueError(f"{folder.name}: {calibration_path.name} is missing (see data_scripts/download_panoptic.py)")
-    calibration = read_calibration(calibration_path, config.camera_type)
+    check_sequence_folders(folder.parent, [folder.name])
+    calibration = read_calibration(calibration_file(folder), config.camera_type)
     bodies = read_body_sequence(folder, config.body_id)
     points = bodies.points.masked_fill((bodies.confidence <= config.min_confidence)[..., None], float("nan"))
     hands = skeleton == BODY_HANDS.name
@@ -235,16 +313,25 @@ def build_datasets(
     sequences: list[str],
     split_file: str | Path | None = None,
     config: BuildConfig = BuildConfig(),
+    on_written: Callable[[str, MultiViewDataset, Path], None] | None = None,
 ) -> dict[str, Path]:
-    """Build and save ``<out>/<split>.npz`` for every non-empty split; returns split -> written path."""
+    """Build and save ``<out>/<split>.npz`` for every non-empty split; returns split -> written path.
+
+    Every sequence folder is checked before anything is built; ``on_written(split, dataset, path)`` is called after
+    each file is saved (the build script prints the dataset's summary).
+    """
     root, out = Path(root), Path(out)
     check_not_empty(len(sequences), root.name, "sequence asked for")
     plan = split_plan(sequences, split_file, config)
+    check_sequence_folders(root, sequences)
     skeleton = choose_skeleton([root / name for name in sequences], config)
     written = {}
     for split, names in plan.items():
         if names:
             path = split_path(out, split)
-            build_split([root / name for name in names], skeleton, split, config).save(path)
+            dataset = build_split([root / name for name in names], skeleton, split, config)
+            dataset.save(path)
             written[split] = path
+            if on_written is not None:
+                on_written(split, dataset, path)
     return written
