@@ -503,12 +503,13 @@ def lens(k1: float = 0.0, k2: float = 0.0, p1: float = 0.0, p2: float = 0.0, k3:
     return torch.tensor([k1, k2, p1, p2, k3], dtype=torch.float64)
 
 
-def cv2_round_trip_px(pixels: torch.Tensor, K: torch.Tensor, dist: torch.Tensor, converged: bool = True) -> torch.Tensor:
-    """OpenCV alone: its undistortion (iterated to convergence, or its default 5 steps) projected back, error (N,) px."""
+def cv2_round_trip_px(pixels: torch.Tensor, K: torch.Tensor, dist: torch.Tensor, converged: bool = True):
+    """OpenCV alone: its undistortion (iterated to convergence, or its default 5 steps) projected back: (N,) px."""
     if converged:
         undistorted = cv2_undistort(pixels, K, dist)
     else:
-        undistorted = torch.from_numpy(cv2.undistortPoints(pixels.reshape(-1, 1, 2).numpy(), K.numpy(), dist.numpy())[:, 0])
+        src = pixels.reshape(-1, 1, 2).numpy()
+        undistorted = torch.from_numpy(cv2.undistortPoints(src, K.numpy(), dist.numpy())[:, 0])
     rays = torch.cat([undistorted, torch.ones_like(undistorted[:, :1])], -1)
     identity = Camera(K, torch.eye(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64), dist)
     return (cv2_project(rays, identity) - pixels).norm(dim=-1)

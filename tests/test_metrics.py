@@ -136,8 +136,8 @@ METRICS = {
     "p_mpjpe": metrics.p_mpjpe,
     "pck3d": metrics.pck3d,
     "mpjpe_per_joint": metrics.mpjpe_per_joint,
-    "bone_length_ratio": lambda predicted, target, valid: metrics.bone_length_ratio(predicted, target, valid, BODY.bones),
-    "evaluate": lambda predicted, target, valid: metrics.evaluate(predicted, target, valid, BODY),
+    "bone_length_ratio": lambda *poses: metrics.bone_length_ratio(*poses, BODY.bones),
+    "evaluate": lambda *poses: metrics.evaluate(*poses, BODY),
 }
 BROADCASTING = {
     "one target pose for every sample": lambda p, t, v: (p, t[0], v, "target must have the shape of predicted",
@@ -148,7 +148,8 @@ BROADCASTING = {
                                                   r"got bool \(18,\)"),
     "a float mask": lambda p, t, v: (p, t, v.double(), r"valid must be bool of shape \(6, 18\)",
                                      r"got float64 \(6, 18\)"),
-    "2D predictions": lambda p, t, v: (p[..., :2], t[..., :2], v, r"predicted must be \(\S+, J, 3\)", r"got \(6, 18, 2\)"),
+    "2D predictions": lambda p, t, v: (p[..., :2], t[..., :2], v, r"predicted must be \(\S+, J, 3\)",
+                                       r"got \(6, 18, 2\)"),
 }
 
 

@@ -199,5 +199,6 @@ def test_a_confidence_too_large_for_float32_is_refused(tmp_path):
     values = _body()
     values[5] = 1e39
     _write(tmp_path / "a_keypoints.json", {"pose_keypoints_2d": values})
-    with pytest.raises(ValueError, match=r"pose_keypoints_2d\[5\] must be finite in float32 \(\|x\| ≤ 3.4e38\), got 1e\+39"):
+    expected = r"pose_keypoints_2d\[5\] must be finite in float32 \(\|x\| ≤ 3.4e38\), got 1e\+39"
+    with pytest.raises(ValueError, match=expected):
         openpose.read_openpose(tmp_path / "a_keypoints.json")

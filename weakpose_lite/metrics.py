@@ -44,8 +44,9 @@ def check_poses(function: str, predicted: Tensor, target: Tensor, valid: Tensor,
         )
     if valid.dtype != torch.bool or valid.shape != predicted.shape[:-1]:
         raise ValueError(
-            f"{function}: valid must be bool of shape {tuple(predicted.shape[:-1])} (predicted {tuple(predicted.shape)} "
-            f"less its last axis), got {str(valid.dtype).removeprefix('torch.')} {tuple(valid.shape)}"
+            f"{function}: valid must be bool of shape {tuple(predicted.shape[:-1])} (predicted "
+            f"{tuple(predicted.shape)} less its last axis), got {str(valid.dtype).removeprefix('torch.')} "
+            f"{tuple(valid.shape)}"
         )
 
 
