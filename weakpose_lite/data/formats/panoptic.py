@@ -17,7 +17,6 @@ body3DScene_<8-digit hd frame>.json``, ``hdHand3d/handRecon3D_hd<8-digit hd fram
 from __future__ import annotations
 
 import json
-import math
 import re
 import warnings
 from dataclasses import dataclass
@@ -28,11 +27,15 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from weakpose_lite.cameras import Camera, lens_inversion_error_px
+from weakpose_lite.cameras import Camera
 from weakpose_lite.data.formats.validation import (
+    check_distinct_centres,
     check_intrinsics,
+    check_lenses,
     check_not_empty,
+    check_resolution,
     check_rotation,
+    check_unique,
     field_of,
     integer_of,
     list_of,
@@ -44,11 +47,6 @@ from weakpose_lite.files import write_text_atomic
 from weakpose_lite.skeleton import COCO18, HAND21, PANOPTIC_COCO19, joint_mapping
 
 CM_TO_MM = 10.0
-# A lens whose undistortion, distorted again, misses a pixel of its image by more than this is refused (a usable
-# lens round-trips to 1e-12 px; cameras.UNDISTORT_TOLERANCE already turns a miss of 2e-3 px into NaN).
-LENS_ROUND_TRIP_PX = 0.01
-# Cameras closer than this are at one centre (Panoptic's nearest HD cameras are about 30 cm apart).
-SAME_CENTRE_MM = 1.0
 BODY_FOLDER = "hdPose3d_stage1_coco19"
 HAND_FOLDER = "hdHand3d"
 HAND_SIDES = ("left_hand", "right_hand")
@@ -117,9 +115,9 @@ def read_calibration(path: str | Path, camera_type: str = "hd", dtype: torch.dty
 
     Only the cameras of the requested type are checked, so a damaged VGA camera does not stop HD work. Each must have
     a rotation, invertible intrinsics, a resolution of two positive integers and a lens that ``cameras.undistort``
-    inverts over its whole image (round trip within ``LENS_ROUND_TRIP_PX``); their names must differ (the views'
-    files are found by name), and two cameras or more must not all stand at one centre (within ``SAME_CENTRE_MM``),
-    from which nothing can be triangulated. A single camera is accepted: it serves single-view lifting.
+    inverts over its whole image; their names must differ (the views' files are found by name), and two cameras or
+    more must not all stand at one centre, from which nothing can be triangulated (``validation``'s checks and
+    tolerances). A single camera is accepted: it serves single-view lifting.
     """
     path = Path(path)
     source = path.name
@@ -130,9 +128,13 @@ def read_calibration(path: str | Path, camera_type: str = "hd", dtype: torch.dty
               if types[i] == camera_type]  # fmt: skip
     if not chosen:
         raise ValueError(f"{source}: cameras has no camera of type {camera_type!r}, found types {sorted(set(types))}")
-    _check_lenses(chosen, source)
-    _check_unique_names(chosen, source, camera_type)
-    _check_distinct_centres(chosen, source, camera_type)
+    fields = [camera["field"] for camera in chosen]
+    check_lenses(*(np.stack([camera[key] for camera in chosen]) for key in ("K", "dist", "resolution")), source,
+                 [f"{field}.distCoef" for field in fields])  # fmt: skip
+    check_unique([camera["name"] for camera in chosen], source, [f"{field}.name" for field in fields],
+                 f"the {camera_type!r} cameras")  # fmt: skip
+    centres = np.stack([-camera["R"].T @ camera["t"] for camera in chosen])  # (C, 3) mm
+    check_distinct_centres(centres, source, f"cameras of type {camera_type!r}")
     chosen.sort(key=lambda camera: (camera["panel"], camera["node"]))
 
     def stacked(key: str) -> Tensor:
@@ -154,10 +156,7 @@ def _read_camera(camera: Any, source: str, field: str) -> dict:
     R = number_field("R", (3, 3))
     check_rotation(R, source, f"{field}.R")
     resolution = number_field("resolution", (2,))
-    if not ((resolution > 0) & (resolution == np.round(resolution))).all():
-        raise ValueError(
-            f"{source}: {field}.resolution must be two positive integers (width, height), got {camera['resolution']}"
-        )
+    check_resolution(resolution, source, f"{field}.resolution")
     return {
         "field": field,
         "name": text_of(field_of(camera, "name", source, field), source, f"{field}.name"),
@@ -169,48 +168,6 @@ def _read_camera(camera: Any, source: str, field: str) -> dict:
         "t": number_field("t", (3, 1), (3,)).reshape(3) * CM_TO_MM,
         "dist": number_field("distCoef", (5,)),
     }
-
-
-def _check_lenses(cameras: list[dict], source: str) -> None:
-    """Refuse a lens that ``undistort`` cannot invert over its image: its detections would all come back NaN (or,
-    without that check, wrong). Cameras of one image size are checked in one batch."""
-    for size in sorted({tuple(camera["resolution"]) for camera in cameras}):
-        group = [camera for camera in cameras if tuple(camera["resolution"]) == size]
-        K, dist = (torch.from_numpy(np.stack([camera[key] for camera in group])) for key in ("K", "dist"))
-        errors = lens_inversion_error_px(K, dist, size)
-        for camera, error in zip(group, errors.tolist()):
-            if not error <= LENS_ROUND_TRIP_PX:
-                got = "pixels without an inverse" if math.isinf(error) else f"{error:.3g} px"
-                raise ValueError(
-                    f"{source}: {camera['field']}.distCoef must be a lens invertible over the {size[0]}x{size[1]} "
-                    f"image (undistort then distort within {LENS_ROUND_TRIP_PX} px), got {got} for "
-                    f"{camera['dist'].tolist()}"
-                )
-
-
-def _check_unique_names(cameras: list[dict], source: str, camera_type: str) -> None:
-    """Refuse two cameras of one type with one name: one's extrinsics would be applied to the other's files."""
-    first = {}
-    for camera in cameras:
-        if camera["name"] in first:
-            raise ValueError(
-                f"{source}: {camera['field']}.name must be unique among the {camera_type!r} cameras, got "
-                f"{camera['name']!r} again (first at {first[camera['name']]}.name)"
-            )
-        first[camera["name"]] = camera["field"]
-
-
-def _check_distinct_centres(cameras: list[dict], source: str, camera_type: str) -> None:
-    """Refuse two cameras or more that all stand within ``SAME_CENTRE_MM`` of one another."""
-    if len(cameras) < 2:
-        return
-    centres = np.stack([-camera["R"].T @ camera["t"] for camera in cameras])  # (C, 3) mm
-    spread = np.linalg.norm(centres[:, None] - centres[None], axis=-1).max()
-    if spread < SAME_CENTRE_MM:
-        raise ValueError(
-            f"{source}: cameras of type {camera_type!r} must stand at two distinct centres or more "
-            f"({SAME_CENTRE_MM} mm apart) to triangulate, got all {len(cameras)} within {spread:.3f} mm of one another"
-        )
 
 
 def write_calibration(

@@ -12,6 +12,10 @@ which is exactly when K is invertible.
 
 Numbers are read as float64 but the kit computes in float32, so a number must also be finite in float32
 (``|x| ≤ FLOAT32_MAX``, 3.4e38): 1e39 would otherwise become inf in the tensors without a word.
+
+A calibration's cameras must also be usable together: a lens is refused when ``cameras.undistort`` cannot invert it
+over its image (``LENS_ROUND_TRIP_PX``), and cameras that all stand within ``SAME_CENTRE_MM`` of one another are
+refused, since nothing can be triangulated from one centre.
 """
 
 from __future__ import annotations
@@ -21,9 +25,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+
+from weakpose_lite.cameras import lens_inversion_error_px
 
 ROTATION_TOLERANCE = 1e-6
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+# A lens whose undistortion, distorted again, misses a pixel of its image by more than this is refused (a usable
+# lens round-trips to 1e-12 px; cameras.UNDISTORT_TOLERANCE already turns a miss of 2e-3 px into NaN).
+LENS_ROUND_TRIP_PX = 0.01
+# Cameras closer than this are at one centre (Panoptic's nearest HD cameras are 1.2 m apart, VGA 20 cm).
+SAME_CENTRE_MM = 1.0
 
 
 def read_json(path: str | Path) -> Any:
@@ -128,6 +140,51 @@ def check_rotation(R: np.ndarray, source: str, field: str, tolerance: float = RO
                   lambda i: f"must be orthonormal (max |RᵀR − I| ≤ {tolerance}), got {error[i]:.3g}")  # fmt: skip
     determinant = np.linalg.det(R)
     _refuse_first(determinant <= 0, source, field, lambda i: f"must be a rotation (det +1), got det {determinant[i]:.3g}")
+
+
+def check_resolution(resolution: np.ndarray, source: str, field: str) -> None:
+    """Refuse an image size (2,) that is not two positive integers (width, height)."""
+    if not ((resolution > 0) & (resolution == np.round(resolution))).all():
+        shown = ", ".join(f"{n:g}" for n in resolution)
+        raise ValueError(f"{source}: {field} must be two positive integers (width, height), got [{shown}]")
+
+
+def check_lenses(K: np.ndarray, dist: np.ndarray, sizes: np.ndarray, source: str, fields: list[str]) -> None:
+    """Refuse the first of C lenses, K (C, 3, 3), dist (C, 5), image sizes (C, 2), that ``cameras.undistort``
+    cannot invert over its whole image: its detections would all come back NaN. One batch per image size."""
+    for size in sorted({tuple(int(n) for n in pair) for pair in sizes}):
+        group = np.flatnonzero((sizes == size).all(-1))
+        errors = lens_inversion_error_px(torch.from_numpy(K[group]), torch.from_numpy(dist[group]), size)
+        for c, error in zip(group, errors.tolist()):
+            if not error <= LENS_ROUND_TRIP_PX:
+                got = "pixels without an inverse" if np.isinf(error) else f"{error:.3g} px"
+                raise ValueError(
+                    f"{source}: {fields[c]} must be a lens invertible over the {size[0]}x{size[1]} image (undistort "
+                    f"then distort within {LENS_ROUND_TRIP_PX} px), got {got} for {dist[c].tolist()}"
+                )
+
+
+def check_unique(names: list[str], source: str, fields: list[str], among: str) -> None:
+    """Refuse a name that repeats an earlier one of ``names``, naming both fields."""
+    first = {}
+    for name, field in zip(names, fields):
+        if name in first:
+            raise ValueError(
+                f"{source}: {field} must be unique among {among}, got {name!r} again (first at {first[name]})"
+            )
+        first[name] = field
+
+
+def check_distinct_centres(centres: np.ndarray, source: str, what: str) -> None:
+    """Refuse two camera centres or more, (C, 3) mm, that all lie within ``SAME_CENTRE_MM`` of one another."""
+    if len(centres) < 2:
+        return
+    spread = np.linalg.norm(centres[:, None] - centres[None], axis=-1).max()
+    if spread < SAME_CENTRE_MM:
+        raise ValueError(
+            f"{source}: {what} must stand at two distinct centres or more ({SAME_CENTRE_MM} mm apart) to "
+            f"triangulate, got all {len(centres)} within {spread:.3f} mm of one another"
+        )
 
 
 def check_where(good: np.ndarray, values: np.ndarray, source: str, field: str, expected: str) -> None:
