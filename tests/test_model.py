@@ -54,13 +54,29 @@ def test_missing_joints_enter_as_the_training_mean():
     torch.testing.assert_close(model(with_garbage, visible), reference)
 
 
-def test_stats_from_2d_reads_no_3d_and_scales_by_depth():
+def test_isotropic_stats_from_2d_read_no_3d_and_scale_by_depth():
     generator = torch.Generator().manual_seed(2)
     relative_2d = torch.randn(100, 18, 2, generator=generator) * 0.1
     visible = torch.ones(100, 18, dtype=torch.bool)
-    stats = NormalisationStats.from_2d(relative_2d, visible, torch.full((100,), 3000.0))
+    stats = NormalisationStats.from_2d(relative_2d, visible, torch.full((100,), 3000.0), per_joint=False)
     assert (stats.mean_3d == 0).all()
     assert stats.std_3d[0, 0].item() == pytest.approx(300, rel=0.1)  # 0.1 normalised units at 3 m
+    assert (stats.std_3d == stats.std_3d[0, 0]).all()
+
+
+def test_per_joint_stats_from_2d_are_each_joints_2d_mean_and_spread_times_the_median_depth():
+    generator = torch.Generator().manual_seed(3)
+    spread = torch.linspace(0.01, 0.2, 18)[:, None] * torch.tensor([1.0, 2.0])  # (J, 2): x half of y
+    offset = torch.linspace(-0.3, 0.3, 18)[:, None].expand(18, 2)
+    relative_2d = offset + spread * torch.randn(5000, 18, 2, generator=generator, dtype=torch.float64).float()
+    visible = torch.ones(5000, 18, dtype=torch.bool)
+    depth = torch.linspace(2000.0, 4000.0, 5000)  # median 3000
+    stats = NormalisationStats.from_2d(relative_2d, visible, depth, per_joint=True)
+    median = depth.median()
+    torch.testing.assert_close(stats.mean_3d[:, :2], relative_2d.mean(0) * median)
+    assert (stats.mean_3d[:, 2] == 0).all()
+    torch.testing.assert_close(stats.std_3d[:, :2], relative_2d.std(0, correction=0) * median)
+    torch.testing.assert_close(stats.std_3d[:, 2], stats.std_3d[:, 0])  # depth varies as the horizontal offset
 
 
 def test_masked_statistics_ignore_invisible_joints():

@@ -52,17 +52,24 @@ class NormalisationStats:
     std_3d: Tensor
 
     @classmethod
-    def from_2d(cls, relative_2d: Tensor, visible: Tensor, root_depth: Tensor) -> NormalisationStats:
+    def from_2d(cls, relative_2d: Tensor, visible: Tensor, root_depth: Tensor, per_joint: bool = True) -> NormalisationStats:
         """Statistics from 2D only: relative_2d (N, J, 2) normalised coords, visible (N, J), root_depth (N,) mm.
 
-        The output scale is isotropic: the 2D spread times the median root depth, the size in mm a pose of that
-        spread has at that depth; the output mean is zero. No 3D pose is read.
+        A pose of normalised spread s at depth Z spans about s·Z mm, so the output statistics are the 2D ones times
+        the median root depth. ``per_joint``: each joint's mean and spread in x and y so, and in depth its
+        horizontal spread (people turn about the vertical, so a joint's depth offset varies as its horizontal one
+        does) with mean 0. Otherwise one spread for every coordinate (the 2D RMS spread × depth) and mean 0. No 3D
+        pose is read.
         """
         mean_2d, std_2d = _masked_mean_std(relative_2d, visible)
-        spread = std_2d.square().mean().sqrt() * root_depth.median()
-        num_joints = relative_2d.shape[-2]
-        mean_3d = torch.zeros(num_joints, 3, dtype=relative_2d.dtype)
-        return cls(mean_2d, std_2d, mean_3d, torch.full_like(mean_3d, spread.item()))
+        depth = root_depth.median()
+        if per_joint:
+            mean_3d = torch.cat([mean_2d * depth, torch.zeros_like(mean_2d[:, :1])], -1)
+            std_3d = torch.cat([std_2d, std_2d[:, :1]], -1) * depth
+        else:
+            mean_3d = torch.zeros(relative_2d.shape[-2], 3, dtype=relative_2d.dtype)
+            std_3d = torch.full_like(mean_3d, (std_2d.square().mean().sqrt() * depth).item())
+        return cls(mean_2d, std_2d, mean_3d, std_3d)
 
     @classmethod
     def from_3d(cls, relative_2d: Tensor, visible: Tensor, relative_3d: Tensor, valid_3d: Tensor) -> NormalisationStats:

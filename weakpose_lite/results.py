@@ -23,7 +23,7 @@ from weakpose_lite.files import write_text_atomic
 from weakpose_lite.inference import evaluate
 from weakpose_lite.metrics import PROTOCOL
 from weakpose_lite.skeleton import get_skeleton
-from weakpose_lite.train import TrainConfig, train
+from weakpose_lite.train import TrainConfig, export_model, train
 from weakpose_lite.views import make_views
 
 
@@ -49,8 +49,10 @@ def _train_and_report_in_worker(name, config, read_splits, output, threads) -> d
 
 
 def train_and_report(name: str, config: TrainConfig, splits: dict[str, MultiViewDataset], output: Path) -> dict:
-    """Train one model into ``output/name/``, evaluate it on the test split, write ``output/name.json``; -> its record."""
+    """Train one model into ``output/name/`` (checkpoints, history, and the network alone as ``model.pt``), evaluate
+    it on the test split, write ``output/name.json``; -> its record."""
     result = train(config, splits["train"], splits["validation"], output / name)
+    export_model(output / name / "model.pt", result, config, splits["train"])
     test = splits["test"]
     evaluation = evaluate(result.model, make_views(test, with_targets=False), test.skeleton)
     record = results_record(name, config, evaluation, test.summary(), result.best_epoch, test.skeleton_name)

@@ -55,6 +55,7 @@ class TrainConfig:
     warmup_fraction: float = option(0.2, "share of the steps re-projected scaled-orthographically (weak only)")
     detach_average: bool = option(False, "stop the gradient through W̄ (the paper leaves it open)")
     reprojection_views: str = option("sampled", "views L_R re-projects W̄ into: sampled (those predicted) or all")
+    output_statistics: str = option("isotropic", "the weak network's output mean and spread from 2D: per_joint or isotropic")
     epochs: int = option(100, "epochs")
     frames_per_batch: int = option(8, "frames per batch")
     views_per_frame: int = option(16, "views drawn per frame, among the usable ones")
@@ -76,6 +77,7 @@ class TrainConfig:
         _check_choice("selection", self.selection, SELECTIONS)
         _check_choice("projection", self.projection, ("perspective", "scaled_orthographic"))
         _check_choice("reprojection_views", self.reprojection_views, ("sampled", "all"))
+        _check_choice("output_statistics", self.output_statistics, ("per_joint", "isotropic"))
         for name in ("lam", "warmup_fraction"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"TrainConfig.{name} must be in [0, 1], got {getattr(self, name)}")
@@ -166,7 +168,8 @@ def build_model(config: TrainConfig, views: Views, skeleton_name: str) -> Liftin
     """A fresh network whose statistics come from what the mode may see (weak: 2D only)."""
     inputs, visible = views.relative_2d[views.usable], views.visible[views.usable]
     if config.mode == "weak":
-        stats = NormalisationStats.from_2d(inputs, visible, views.root_depth[views.usable])
+        per_joint = config.output_statistics == "per_joint"
+        stats = NormalisationStats.from_2d(inputs, visible, views.root_depth[views.usable], per_joint)
     else:
         target_valid = views.target_valid.unsqueeze(1).expand_as(views.visible)[views.usable]
         stats = NormalisationStats.from_3d(inputs, visible, views.targets[views.usable], target_valid)
