@@ -56,12 +56,16 @@ def _flat(config: TrainConfig) -> dict:
     return fields | fields.pop("model")
 
 
+WEAK_ONLY = ("lam", "loss_units", "warmup_fraction", "detach_average", "reprojection_views", "output_statistics")
+
+
 def run_name(config: TrainConfig) -> str:
-    """A file name that says what differs from the quick budget."""
+    """A file name that says what differs from the quick budget (for a strong run, the weak-only fields aside)."""
     base = _flat(quick_budget())
-    changed = {k: v for k, v in _flat(config).items() if v != base[k] and k not in ("mode", "lam", "loss_units")}
+    ignored = ("mode", "lam", "loss_units") + (WEAK_ONLY if config.mode == "strong" else ())
+    changed = {k: v for k, v in _flat(config).items() if v != base[k] and k not in ignored}
     label = "strong" if config.mode == "strong" else f"weak_{config.loss_units}_lam{config.lam}"
-    return label + "".join(f"_{key}{value}" for key, value in sorted(changed.items()))
+    return label + "".join(f"_{key}={value}" for key, value in sorted(changed.items()))
 
 
 def _evaluation_summary(model, tensors, skeleton) -> dict:
@@ -140,7 +144,7 @@ def table(records: list[dict]) -> str:
         test = {m: statistics.mean(r["test"][m] for r in runs) for m in runs[0]["test"]}
         weak = config["mode"] == "weak"
         label = "strong" if not weak else ("L_M alone" if config["lam"] == 1.0 else "weak")
-        changed = re.sub(r"^(strong|weak_[a-z_]+_lam[0-9.]+)_?", "", name).replace("_", " ") or "—"
+        changed = re.sub(r"^(strong|weak_[a-z_]+_lam[0-9.]+)_?", "", name).replace("_", " ").replace("= ", "=") or "—"
         seeds = ", ".join(str(r["config"]["seed"]) for r in runs)
         validation = " / ".join(f"{r['validation']['mpjpe_mm']:.1f}" for r in runs)
         rows.append(

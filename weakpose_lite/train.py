@@ -55,7 +55,7 @@ class TrainConfig:
     warmup_fraction: float = option(0.2, "share of the steps re-projected scaled-orthographically (weak only)")
     detach_average: bool = option(False, "stop the gradient through W̄ (the paper leaves it open)")
     reprojection_views: str = option("sampled", "views L_R re-projects W̄ into: sampled (those predicted) or all")
-    output_statistics: str = option("isotropic", "the weak network's output mean and spread from 2D: per_joint or isotropic")
+    output_statistics: str = option("per_joint", "the weak network's output mean and spread from 2D: per_joint or isotropic")
     epochs: int = option(100, "epochs")
     frames_per_batch: int = option(8, "frames per batch")
     views_per_frame: int = option(16, "views drawn per frame, among the usable ones")
