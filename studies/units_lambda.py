@@ -12,7 +12,7 @@ and bone-length ratio (mean predicted / true bone length, test split) are report
 The finalists (the best few by validation MPJPE, and λ = 0.8 in every unit) are trained again with a second seed.
 
 Runs go to ``--output`` (one JSON each, reused when present, so an interrupted study resumes) in parallel processes
-of one thread each; the table is printed as markdown and written with the records to ``studies/results/``.
+of one thread each; the table is printed as markdown and written with the records to ``studies/tables/``.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from weakpose_lite.views import make_views
 
 STUDY_UNITS = ("normalised", "mm", "mm_pixels", "cm_pixels")
 STUDY_LAMBDAS = (0.3, 0.5, 0.6, 0.7, 0.8, 0.9)
-RESULTS = Path(__file__).parent / "results"
+RESULTS = Path(__file__).parent / "tables"
 
 
 def quick_budget(**changes) -> TrainConfig:
@@ -59,13 +59,24 @@ def _flat(config: TrainConfig) -> dict:
 WEAK_ONLY = ("lam", "loss_units", "warmup_fraction", "detach_average", "reprojection_views", "output_statistics")
 
 
-def run_name(config: TrainConfig) -> str:
-    """A file name that says what differs from the quick budget (for a strong run, the weak-only fields aside)."""
+def changes(config: TrainConfig) -> dict:
+    """The fields in which ``config`` differs from the quick budget, besides its mode, λ and units (for a strong
+    run, the weak-only fields aside too)."""
     base = _flat(quick_budget())
     ignored = ("mode", "lam", "loss_units") + (WEAK_ONLY if config.mode == "strong" else ())
-    changed = {k: v for k, v in _flat(config).items() if v != base[k] and k not in ignored}
+    return {key: value for key, value in sorted(_flat(config).items()) if value != base[key] and key not in ignored}
+
+
+def run_name(config: TrainConfig) -> str:
+    """A file name that says what the run is and what differs from the quick budget."""
     label = "strong" if config.mode == "strong" else f"weak_{config.loss_units}_lam{config.lam}"
-    return label + "".join(f"_{key}={value}" for key, value in sorted(changed.items()))
+    return label + "".join(f"_{key}={value}" for key, value in changes(config).items())
+
+
+def config_of(record: dict) -> TrainConfig:
+    """The ``TrainConfig`` of a run's record."""
+    fields = record["config"]
+    return TrainConfig(**{**fields, "model": ModelConfig(**fields["model"])})
 
 
 def _evaluation_summary(model, tensors, skeleton) -> dict:
@@ -125,14 +136,15 @@ def finalists(records: list[dict], count: int) -> list[TrainConfig]:
     best = sorted(weak, key=lambda r: r["validation"]["mpjpe_mm"])[:count]
     paper = [r for r in weak if r["config"]["lam"] == 0.8]
     chosen = {r["name"]: r for r in best + paper}
-    return [TrainConfig(**{**r["config"], "model": ModelConfig(**r["config"]["model"])}) for r in chosen.values()]
+    return [config_of(r) for r in chosen.values()]
 
 
-def table(records: list[dict]) -> str:
-    """Markdown: one row per run name (seeds averaged), test MPJPE over strong's (seeds averaged too)."""
+def table(records: list[dict], shared: dict) -> str:
+    """Markdown: one row per run (its seeds averaged), test MPJPE over strong's (seeds averaged too); the changes
+    ``shared`` by every run (``--set``) are left to the header."""
     groups: dict[str, list[dict]] = {}
     for record in records:
-        groups.setdefault(re.sub(r"_seed\d+", "", record["name"]), []).append(record)
+        groups.setdefault(re.sub(r"_seed=\d+", "", record["name"]), []).append(record)
     strong_test = statistics.mean(r["test"]["mpjpe_mm"] for r in groups["strong"])
     rows = [
         "| model | L_M / L_R units | λ | changed | seeds | validation MPJPE | test MPJPE | test P-MPJPE | bone ratio | "
@@ -144,7 +156,7 @@ def table(records: list[dict]) -> str:
         test = {m: statistics.mean(r["test"][m] for r in runs) for m in runs[0]["test"]}
         weak = config["mode"] == "weak"
         label = "strong" if not weak else ("L_M alone" if config["lam"] == 1.0 else "weak")
-        changed = re.sub(r"^(strong|weak_[a-z_]+_lam[0-9.]+)_?", "", name).replace("_", " ").replace("= ", "=") or "—"
+        changed = ", ".join(f"{k}={v}" for k, v in changes(config_of(runs[0])).items() if k not in ("seed", *shared)) or "—"
         seeds = ", ".join(str(r["config"]["seed"]) for r in runs)
         validation = " / ".join(f"{r['validation']['mpjpe_mm']:.1f}" for r in runs)
         rows.append(
@@ -209,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         second = [replace(config, seed=1) for config in finalists(records, arguments.finalists)]
         records += run_all([quick_budget(mode="strong", seed=1, **overrides), *second], arguments.output, arguments.jobs)
         name = arguments.name or "units_lambda"
-    text = table(records)
+    text = table(records, overrides)
     header = f"Study `{name}` (`python studies/units_lambda.py {' '.join(argv if argv is not None else sys.argv[1:])}`)\n{PROTOCOL}\n\n"
     print(header + text)
     RESULTS.mkdir(exist_ok=True)
