@@ -45,9 +45,7 @@ RESULTS = Path(__file__).parent / "tables"
 def quick_budget(**changes) -> TrainConfig:
     """The main job's training budget (``reproduce.QUICK_TRAINING``) on the CPU, with ``changes`` to any field of
     ``TrainConfig`` or of its ``ModelConfig``."""
-    model_changes = {key: changes.pop(key) for key in list(changes) if key in ModelConfig.__dataclass_fields__}
-    budget = replace(QUICK_TRAINING, device="cpu", **changes)
-    return replace(budget, model=replace(budget.model, **model_changes))
+    return _changed(replace(QUICK_TRAINING, device="cpu"), changes)
 
 
 def _flat(config: TrainConfig) -> dict:
@@ -59,10 +57,10 @@ def _flat(config: TrainConfig) -> dict:
 WEAK_ONLY = ("lam", "loss_units", "warmup_fraction", "detach_average", "reprojection_views", "output_statistics")
 
 
-def changes(config: TrainConfig) -> dict:
-    """The fields in which ``config`` differs from the quick budget, besides its mode, λ and units (for a strong
-    run, the weak-only fields aside too)."""
-    base = _flat(quick_budget())
+def changes(config: TrainConfig, base: TrainConfig | None = None) -> dict:
+    """The fields in which ``config`` differs from ``base`` (default: the quick budget), besides its mode, λ and
+    units (for a strong run, the weak-only fields aside too)."""
+    base = _flat(base or quick_budget())
     ignored = ("mode", "lam", "loss_units") + (WEAK_ONLY if config.mode == "strong" else ())
     return {key: value for key, value in sorted(_flat(config).items()) if value != base[key] and key not in ignored}
 
@@ -130,6 +128,27 @@ def grid(units: tuple[str, ...], lambdas: tuple[float, ...], seed: int, override
     return [strong, *weak, *lm_only]
 
 
+def lever_configs(units: str, lam: float, levers: list[dict], overrides: dict) -> list[TrainConfig]:
+    """Strong and weak as they are, then the weak model once per lever; a lever that changes a hyper-parameter the
+    two models share (not a weak-only field, not the seed) trains the strong model with it too."""
+    strong = quick_budget(mode="strong", **overrides)
+    weak = quick_budget(mode="weak", lam=lam, loss_units=units, **overrides)
+    configs = [strong, weak]
+    for lever in levers:
+        configs.append(_changed(weak, lever))
+        shared = {k: v for k, v in lever.items() if k not in (*WEAK_ONLY, "seed")}
+        if shared:
+            configs.append(_changed(strong, shared))
+    return list({run_name(config): config for config in configs}.values())
+
+
+def _changed(config: TrainConfig, fields: dict) -> TrainConfig:
+    """``config`` with ``fields`` changed, any of them a ``ModelConfig`` field."""
+    model = {k: v for k, v in fields.items() if k in ModelConfig.__dataclass_fields__}
+    rest = {k: v for k, v in fields.items() if k not in model}
+    return replace(config, **rest, model=replace(config.model, **model))
+
+
 def finalists(records: list[dict], count: int) -> list[TrainConfig]:
     """The ``count`` weak runs with the lowest validation MPJPE, plus λ = 0.8 in every unit, as configs."""
     weak = [r for r in records if r["config"]["mode"] == "weak" and r["config"]["lam"] < 1]
@@ -140,12 +159,14 @@ def finalists(records: list[dict], count: int) -> list[TrainConfig]:
 
 
 def table(records: list[dict], shared: dict) -> str:
-    """Markdown: one row per run (its seeds averaged), test MPJPE over strong's (seeds averaged too); the changes
-    ``shared`` by every run (``--set``) are left to the header."""
+    """Markdown: one row per run (its seeds averaged), test MPJPE over that of the strong run with the same changes
+    to the shared hyper-parameters (seeds averaged too); the changes ``shared`` by every run (``--set``) are left
+    to the header."""
     groups: dict[str, list[dict]] = {}
     for record in records:
         groups.setdefault(re.sub(r"_seed=\d+", "", record["name"]), []).append(record)
-    strong_test = statistics.mean(r["test"]["mpjpe_mm"] for r in groups["strong"])
+    strong_test = {_shared_changes(runs[0]): statistics.mean(r["test"]["mpjpe_mm"] for r in runs)
+                   for runs in groups.values() if runs[0]["config"]["mode"] == "strong"}  # fmt: skip
     rows = [
         "| model | L_M / L_R units | λ | changed | seeds | validation MPJPE | test MPJPE | test P-MPJPE | bone ratio | "
         "test weak/strong |",
@@ -156,20 +177,31 @@ def table(records: list[dict], shared: dict) -> str:
         test = {m: statistics.mean(r["test"][m] for r in runs) for m in runs[0]["test"]}
         weak = config["mode"] == "weak"
         label = "strong" if not weak else ("L_M alone" if config["lam"] == 1.0 else "weak")
-        changed = ", ".join(f"{k}={v}" for k, v in changes(config_of(runs[0])).items() if k not in ("seed", *shared)) or "—"
+        changed = ", ".join(f"{k}={v}" for k, v in changes(config_of(runs[0]), quick_budget(**shared)).items() if k != "seed")
+        changed = changed or "—"
         seeds = ", ".join(str(r["config"]["seed"]) for r in runs)
         validation = " / ".join(f"{r['validation']['mpjpe_mm']:.1f}" for r in runs)
         rows.append(
             f"| {label} | {config['loss_units'] if weak else '—'} | {config['lam'] if weak else ''} | {changed} | {seeds} | "
             f"{validation} | {test['mpjpe_mm']:.1f} | {test['p_mpjpe_mm']:.1f} | {test['bone_length_ratio']:.2f} | "
-            f"{test['mpjpe_mm'] / strong_test:.3f} |"
+            f"{test['mpjpe_mm'] / strong_test[_shared_changes(runs[0])]:.3f} |"
         )
     return "\n".join(rows)
+
+
+def _shared_changes(record: dict) -> tuple:
+    """The changes of a run that would apply to the strong model too (not weak-only, not the seed)."""
+    return tuple((k, v) for k, v in changes(config_of(record)).items() if k not in (*WEAK_ONLY, "seed"))
 
 
 def _order(config: dict, name: str) -> tuple:
     """Strong first, then by units in ``LOSS_UNITS`` order, λ, and name."""
     return (config["mode"] != "strong", LOSS_UNITS.index(config["loss_units"]), config["lam"], name)
+
+
+def _parse_lever(text: str) -> dict:
+    """``key=value[,key=value...]``: one lever, as the fields it changes."""
+    return dict(_parse_override(part) for part in text.split(","))
 
 
 def _parse_override(text: str) -> tuple[str, object]:
@@ -191,7 +223,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--set", dest="overrides", type=_parse_override, action="append", default=[],
                         metavar="FIELD=VALUE", help="a TrainConfig field for every run, e.g. warmup_fraction=0.1")  # fmt: skip
     parser.add_argument("--budget", action="store_true", help="the learning-curve runs instead of the grid")
-    parser.add_argument("--levers", type=_parse_override, nargs="+", metavar="FIELD=VALUE",
+    parser.add_argument("--levers", type=_parse_lever, nargs="+", metavar="FIELD=VALUE[,FIELD=VALUE]",
                         help="instead of the grid: strong, and the weak model (first --units and --lambdas) once as it is "
                              "and once with each change")  # fmt: skip
     parser.add_argument("--budget-epochs", type=int, default=48, help="epochs of the learning-curve runs")
@@ -205,8 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     arguments = parse_arguments(argv)
     overrides = dict(arguments.overrides)
     if arguments.levers:
-        weak = quick_budget(mode="weak", lam=arguments.lambdas[0], loss_units=arguments.units[0], **overrides)
-        configs = [quick_budget(mode="strong", **overrides), weak] + [replace(weak, **{k: v}) for k, v in arguments.levers]
+        configs = lever_configs(arguments.units[0], arguments.lambdas[0], arguments.levers, overrides)
         records = run_all(configs, arguments.output, arguments.jobs)
         name = arguments.name or "levers"
     elif arguments.budget:
