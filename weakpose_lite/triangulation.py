@@ -22,9 +22,9 @@ from dataclasses import dataclass, fields
 
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
 
 from weakpose_lite.cameras import Camera, perspective_projection, pixels_to_normalised, undistort
+from weakpose_lite.progress import progress_bar
 
 # A view that sees the point behind itself costs as much as a re-projection error this large (more than any image
 # is wide), so a refinement step that crosses behind a camera is rejected and one that comes back out is taken.
@@ -133,7 +133,7 @@ def _in_blocks_of_frames(
     block = max(1, DETECTIONS_PER_BLOCK // (views * joints))
     starts = range(0, max(frames, 1), block)
     parts = []
-    for start in tqdm(starts, desc="triangulating", unit="block", leave=False, disable=len(starts) < 8):
+    for start in progress_bar(starts, desc="triangulating", unit="block", leave=False, disable=len(starts) < 8):
         rows = slice(start, start + block)
         block_cameras = cameras[rows] if per_frame_cameras else cameras
         parts.append(solve(_observe(keypoints_2d[rows], confidence[rows], view_mask[rows], block_cameras)))

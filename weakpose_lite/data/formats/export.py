@@ -15,7 +15,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
 from weakpose_lite.data.dataset import MultiViewDataset
 from weakpose_lite.data.formats.openpose import OPENPOSE_FOLDER, write_openpose_views
@@ -26,6 +25,7 @@ from weakpose_lite.data.formats.panoptic import (
     write_bodies,
     write_calibration,
 )
+from weakpose_lite.progress import progress_bar
 from weakpose_lite.skeleton import BODY
 
 
@@ -54,7 +54,7 @@ def write_sequence(
         folder / OPENPOSE_FOLDER, names, frames.frame_ids, frames.keypoints_2d, frames.confidence, frames.view_mask
     )
     if with_groundtruth:
-        for frame, points in tqdm(zip(frames.frame_ids.tolist(), frames.points_3d), total=frames.num_frames,
+        for frame, points in progress_bar(zip(frames.frame_ids.tolist(), frames.points_3d), total=frames.num_frames,
                                   desc="3D groundtruth", leave=False):  # fmt: skip
             confidence = torch.isfinite(points).all(-1).double()
             write_bodies(body_file(folder, frame), points[None], confidence[None], ids=[0])
