@@ -58,7 +58,7 @@ def committed_mpjpe(folder: Path) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="train again and compare with the committed files")
-    parser.add_argument("--tolerance", type=float, default=0.01, help="relative test-MPJPE difference allowed")
+    parser.add_argument("--tolerance", type=float, default=0.03, help="relative test-MPJPE difference allowed")
     parser.add_argument("--processes", type=int, default=2, help="models trained at once")
     arguments = parser.parse_args(argv)
     if not arguments.check:
