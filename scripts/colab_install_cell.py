@@ -5,13 +5,16 @@ only if it fails. tests/test_notebooks.py checks that every notebook's cell is w
 
 Colab already has torch, numpy, matplotlib, plotly, tqdm and ipywidgets 7 (it does not support ipywidgets 8, so the
 `[notebooks]` extra, which asks for 8 for JupyterLab 4, is not what it should install). A notebook with an
-interactive view asks for `ipywidgets` unpinned, which Colab's own satisfies; one with exercises downloads
-`course_checks.py` from the same tag, since it is not part of the package.
+interactive view asks for `ipywidgets` unpinned, which Colab's own satisfies. Files that live beside the notebooks,
+not in the package, are downloaded from the same tag into the notebook's folder: `course_checks.py` for a notebook
+with exercises, and each lesson checkpoint `checkpoints/<name>.pt` (scripts/lesson_checkpoints.py) that its code
+names. Every address is built from `[project.urls]` Repository, nowhere else.
 
 Usage: python scripts/colab_install_cell.py [--check] [NOTEBOOK ...]   (default: notebooks/0*.ipynb)
 """
 
 import argparse
+import re
 import sys
 import tomllib
 from pathlib import Path
@@ -21,6 +24,8 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 # What a notebook's source must contain for it to need more than the library's runtime dependencies on Colab.
 WIDGET_USES = ("frame_view_picker", "ipywidgets", "interact(")
+# A lesson checkpoint, named in a notebook's code by its path relative to the notebook: Path("checkpoints/weak.pt").
+LESSON_CHECKPOINT = re.compile(r"checkpoints/([\w-]+)\.pt")
 
 
 def project() -> tuple[str, str]:
@@ -29,17 +34,31 @@ def project() -> tuple[str, str]:
     return metadata["urls"]["Repository"], metadata["version"]
 
 
+def raw_address(path: str) -> str:
+    """The address of ``notebooks/<path>`` in the repository at this version's tag, as a raw file."""
+    repository, version = project()
+    slug = repository.removeprefix("https://github.com/")
+    return f"https://raw.githubusercontent.com/{slug}/v{version}/notebooks/{path}"
+
+
+def lesson_checkpoints(source: str) -> list[str]:
+    """The names of the lesson checkpoints (``checkpoints/<name>.pt``) that a notebook's code names, sorted."""
+    return sorted(set(LESSON_CHECKPOINT.findall(source)))
+
+
 def install_cell(notebook) -> str:
     """The source of the install cell for this notebook."""
     repository, version = project()
     later = "".join(cell.source for cell in [cell for cell in notebook.cells if cell.cell_type == "code"][1:])
+    checkpoints = lesson_checkpoints(later)
     requirements = [f"weakpose-lite @ git+{repository}@v{version}"]
     if any(use in later for use in WIDGET_USES):
         requirements.append("ipywidgets")
     lines = [
+        *(["import os"] if checkpoints else []),
         "import subprocess",
         "import sys",
-        *(["import urllib.request"] if "course_checks" in later else []),
+        *(["import urllib.request"] if "course_checks" in later or checkpoints else []),
         "",
         f"# On Colab: the kit at release {version} (the library and its runtime dependencies) and what this notebook",
         "# needs besides; anywhere else scripts/setup.sh (or Binder) has installed everything already.",
@@ -50,11 +69,18 @@ def install_cell(notebook) -> str:
         '        raise RuntimeError(f"pip install failed:\\n{pip.stdout}\\n{pip.stderr}")',
     ]
     if "course_checks" in later:
-        slug = repository.removeprefix("https://github.com/")
         lines += [
             "    # the exercises' checks live beside the notebooks, not in the package",
-            f'    urllib.request.urlretrieve("https://raw.githubusercontent.com/{slug}/v{version}/notebooks/course_checks.py",',
+            f'    urllib.request.urlretrieve("{raw_address("course_checks.py")}",',
             '                               "course_checks.py")',
+        ]
+    if checkpoints:
+        lines += [
+            "    # the trained lesson models too (scripts/lesson_checkpoints.py), about 1 MB each",
+            '    os.makedirs("checkpoints", exist_ok=True)',
+            f"    for name in {checkpoints!r}:".replace("'", '"'),
+            f'        urllib.request.urlretrieve(f"{raw_address("checkpoints/{name}.pt")}",',
+            '                                   f"checkpoints/{name}.pt")',
         ]
     return "\n".join(lines)
 

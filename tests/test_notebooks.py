@@ -23,9 +23,6 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 # Python modules beside the notebooks that they may import: the course's helpers, outside the library.
 LOCAL_MODULES = {path.stem for path in (ROOT / "notebooks").glob("*.py")}
 TOTAL_LIMIT_BYTES = 1_200_000
-# Notebook 05's Fig. 3/4 grid was committed at 635 KB before these limits; it shrinks when 05 is re-executed with a
-# screen-sized figure. Then remove it from here: the strict xfails below fail as soon as it fits.
-OVERSIZED_UNTIL_REEXECUTED = {"05_result_tables"}
 
 
 def _script(name: str):
@@ -82,6 +79,31 @@ def test_first_code_cell_installs_this_release_of_the_kit_only_on_colab(path):
     assert not any(line.lstrip().startswith(("!", "%")) for line in first.splitlines()), "plain Python only"
     assert first == colab_install_cell.install_cell(nbformat.read(path, as_version=4)), \
         "run python scripts/colab_install_cell.py"
+
+
+def _lesson_checkpoints(path: Path) -> set[str]:
+    """The names of the lesson checkpoints (checkpoints/<name>.pt beside the notebooks) that a notebook's code reads."""
+    later = "".join(_source(cell) for cell in _cells(path, "code")[1:])
+    return set(re.findall(r"checkpoints/([\w-]+)\.pt", later))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
+def test_install_cell_fetches_only_from_the_project_repository_at_the_release_tag(path):
+    first = _source(_cells(path, "code")[0])
+    repository, version = PYPROJECT["project"]["urls"]["Repository"], PYPROJECT["project"]["version"]
+    raw = f"https://raw.githubusercontent.com/{repository.removeprefix('https://github.com/')}/v{version}/notebooks/"
+    addresses = re.findall(r"https://[^\s\"',]+", first)
+    assert all(address == f"{repository}@v{version}" or address.startswith(raw) for address in addresses), addresses
+    for name in sorted(_lesson_checkpoints(path)):
+        assert f'"{name}"' in first and f"{raw}checkpoints/{{name}}.pt" in first, f"checkpoints/{name}.pt: not downloaded on Colab"
+
+
+def test_the_lesson_checkpoints_the_notebooks_read_are_beside_them():
+    folder = ROOT / "notebooks" / "checkpoints"
+    if not folder.exists():
+        pytest.skip("notebooks/checkpoints/ not written yet (python scripts/lesson_checkpoints.py)")
+    names = set().union(*(_lesson_checkpoints(path) for path in NOTEBOOKS))
+    assert not [name for name in sorted(names) if not (folder / f"{name}.pt").is_file()], "Colab would download nothing"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
@@ -163,25 +185,19 @@ def test_committed_as_the_cleaning_step_leaves_it(path):
     assert clean_notebooks.clean(notebook, path) == notebook, "run python scripts/clean_notebooks.py"
 
 
-def _image_sizes(path: Path) -> list[tuple[int, int]]:
-    """(decoded bytes, bytes in the file) of each image output."""
-    return [(len(base64.b64decode("".join(output["data"][mime]))), len("".join(output["data"][mime])))
+def _image_sizes(path: Path) -> list[int]:
+    """The decoded bytes of each image output."""
+    return [len(base64.b64decode("".join(output["data"][mime])))
             for output in _outputs(path) for mime in ("image/png", "image/jpeg") if mime in output.get("data", {})]
 
 
-@pytest.mark.parametrize("path", [
-    pytest.param(path, marks=pytest.mark.xfail(path.stem in OVERSIZED_UNTIL_REEXECUTED, strict=True,
-                                               reason="committed before the limit; re-execute with a smaller figure"))
-    for path in NOTEBOOKS], ids=lambda path: path.stem)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
 def test_every_figure_is_sized_for_the_screen(path):
-    for size, _ in _image_sizes(path):
+    for size in _image_sizes(path):
         assert size <= clean_notebooks.IMAGE_LIMIT_BYTES, f"a {size // 1000} KB image: make the figure smaller"
 
 
 def test_all_notebooks_together_are_at_most_1_2_mb():
     sizes = {path.name: path.stat().st_size for path in NOTEBOOKS}
-    # The known oversized figures are not counted until their notebook is re-executed (their test above xfails).
-    excused = sum(stored for path in NOTEBOOKS if path.stem in OVERSIZED_UNTIL_REEXECUTED
-                  for size, stored in _image_sizes(path) if size > clean_notebooks.IMAGE_LIMIT_BYTES)
-    total = sum(sizes.values()) - excused
+    total = sum(sizes.values())
     assert total <= TOTAL_LIMIT_BYTES, f"{total // 1000} KB in all (limit {TOTAL_LIMIT_BYTES // 1000} KB): {sizes}"
