@@ -128,8 +128,8 @@ def lift_views(
     average, spread = fuse_views(predicted, views.cameras.R, views.usable)
     root = model.skeleton.root
     if coordinate_frame == "world":
-        fused = torch.zeros(len(present), dtype=torch.bool)
-        fused[views.trainable_frames.cpu()] = True
+        fused = torch.zeros(len(present), dtype=torch.bool, device=present.device)
+        fused[views.trainable_frames.to(present.device)] = True
         status = multi_view_status(present, views.visible[..., root], fused)
         poses, uncertainty = to_absolute(average, views.root_world.to(average.dtype)), spread
     else:
