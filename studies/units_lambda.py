@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 
 from weakpose_lite.files import write_text_atomic
-from weakpose_lite.inference import evaluate
+from weakpose_lite.inference import MONITORED, evaluate, evaluation_monitor
 from weakpose_lite.metrics import PROTOCOL
 from weakpose_lite.model import ModelConfig
 from weakpose_lite.reproduce import QUICK_TRAINING, ReproduceConfig, read_splits
@@ -79,7 +79,7 @@ def config_of(record: dict) -> TrainConfig:
 
 def _evaluation_summary(model, tensors, skeleton) -> dict:
     evaluation = evaluate(model, tensors, skeleton)
-    return {key: evaluation[key] for key in ("mpjpe_mm", "p_mpjpe_mm", "bone_length_ratio")}
+    return {key: evaluation[key] for key in MONITORED}
 
 
 def run_one(config: TrainConfig, output: Path, curves: bool) -> dict:
@@ -92,10 +92,8 @@ def run_one(config: TrainConfig, output: Path, curves: bool) -> dict:
     skeleton = splits["train"].skeleton
     validation = make_views(splits["validation"], with_targets=False)
 
-    def monitor(model) -> dict:
-        return {f"monitor_{k}": v for k, v in _evaluation_summary(model, validation, skeleton).items()}
-
-    result = train(config, splits["train"], splits["validation"], epoch_metrics=monitor if curves else None)
+    monitor = evaluation_monitor(validation, skeleton) if curves else None
+    result = train(config, splits["train"], splits["validation"], epoch_metrics=monitor)
     record = {
         "name": run_name(config), "config": asdict(config), "best_epoch": result.best_epoch,
         "validation": _evaluation_summary(result.model, validation, skeleton),

@@ -73,6 +73,21 @@ def evaluate(model: LiftingNetwork, views: Views, skeleton: Skeleton) -> dict[st
     return metrics.evaluate(predicted[pairs].cpu(), scored.truth[pairs].cpu(), valid[pairs].cpu(), skeleton)
 
 
+MONITORED = ("mpjpe_mm", "p_mpjpe_mm", "bone_length_ratio")
+
+
+def evaluation_monitor(views: Views, skeleton: Skeleton) -> Callable[[LiftingNetwork], dict[str, float]]:
+    """A ``train(..., epoch_metrics=...)`` callback: the network evaluated on ``views`` (with groundtruth) after each
+    epoch, as ``monitor_<metric>`` numbers for learning curves. It runs outside the training step and selects
+    nothing, so a weakly-supervised run trains exactly as without it."""
+
+    def monitor(model: LiftingNetwork) -> dict[str, float]:
+        evaluation = evaluate(model, views, skeleton)
+        return {f"monitor_{key}": evaluation[key] for key in MONITORED}
+
+    return monitor
+
+
 def fuse_views(predicted: Tensor, R: Tensor, usable: Tensor) -> tuple[Tensor, Tensor]:
     """Camera-frame predictions (F, C, J, 3), R (F, C, 3, 3), usable (F, C) -> world-frame average (F, J, 3) (Eq. 5-6)
     and the mean distance of the views to it (F, J), mm.

@@ -20,7 +20,7 @@ import torch
 from weakpose_lite import paper
 from weakpose_lite.data.dataset import MultiViewDataset
 from weakpose_lite.files import write_text_atomic
-from weakpose_lite.inference import evaluate
+from weakpose_lite.inference import evaluate, evaluation_monitor
 from weakpose_lite.metrics import PROTOCOL
 from weakpose_lite.skeleton import get_skeleton
 from weakpose_lite.train import TrainConfig, export_model, train
@@ -50,8 +50,12 @@ def _train_and_report_in_worker(name, config, read_splits, output, threads) -> d
 
 def train_and_report(name: str, config: TrainConfig, splits: dict[str, MultiViewDataset], output: Path) -> dict:
     """Train one model into ``output/name/`` (checkpoints, history, and the network alone as ``model.pt``), evaluate
-    it on the test split, write ``output/name.json``; -> its record."""
-    result = train(config, splits["train"], splits["validation"], output / name)
+    it on the test split, write ``output/name.json``; -> its record. The history carries the validation split's
+    MPJPE, P-MPJPE and bone ratio after each epoch (``inference.evaluation_monitor``; they select nothing), for the
+    learning curves of notebook 04."""
+    validation = splits["validation"]
+    monitor = evaluation_monitor(make_views(validation, with_targets=False), validation.skeleton)
+    result = train(config, splits["train"], validation, output / name, epoch_metrics=monitor)
     export_model(output / name / "model.pt", result, config, splits["train"])
     test = splits["test"]
     evaluation = evaluate(result.model, make_views(test, with_targets=False), test.skeleton)
