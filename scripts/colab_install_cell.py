@@ -7,8 +7,10 @@ Colab already has torch, numpy, matplotlib, plotly, tqdm and ipywidgets 7 (it do
 `[notebooks]` extra, which asks for 8 for JupyterLab 4, is not what it should install). A notebook with an
 interactive view asks for `ipywidgets` unpinned, which Colab's own satisfies. Files that live beside the notebooks,
 not in the package, are downloaded from the same tag into the notebook's folder: `course_checks.py` for a notebook
-with exercises, and each lesson checkpoint `checkpoints/<name>.pt` (scripts/lesson_checkpoints.py) that its code
-names. Every address is built from `[project.urls]` Repository, nowhere else.
+with exercises, each lesson checkpoint `checkpoints/<name>.pt` (scripts/lesson_checkpoints.py) that its code
+names, and each table of the study (`studies/tables/<name>.json`, studies/units_lambda.py) it reads, into
+`studies/tables/` beside it (the notebooks look for that folder from theirs upwards). Every address is built from
+`[project.urls]` Repository, nowhere else.
 
 Usage: python scripts/colab_install_cell.py [--check] [NOTEBOOK ...]   (default: notebooks/0*.ipynb)
 """
@@ -34,11 +36,17 @@ def project() -> tuple[str, str]:
     return metadata["urls"]["Repository"], metadata["version"]
 
 
-def raw_address(path: str) -> str:
-    """The address of ``notebooks/<path>`` in the repository at this version's tag, as a raw file."""
+def raw_address(path: str, folder: str = "notebooks") -> str:
+    """The address of ``<folder>/<path>`` in the repository at this version's tag, as a raw file."""
     repository, version = project()
     slug = repository.removeprefix("https://github.com/")
-    return f"https://raw.githubusercontent.com/{slug}/v{version}/notebooks/{path}"
+    return f"https://raw.githubusercontent.com/{slug}/v{version}/{folder}/{path}"
+
+
+def study_tables(source: str) -> list[str]:
+    """The study's tables (``studies/tables/<name>.json`` files of this repository) that a notebook's code names."""
+    named = set(re.findall(r'"([\w-]+\.json)"', source))
+    return sorted(name for name in named if (ROOT / "studies" / "tables" / name).exists())
 
 
 def lesson_checkpoints(source: str) -> list[str]:
@@ -51,14 +59,15 @@ def install_cell(notebook) -> str:
     repository, version = project()
     later = "".join(cell.source for cell in [cell for cell in notebook.cells if cell.cell_type == "code"][1:])
     checkpoints = lesson_checkpoints(later)
+    tables = study_tables(later)
     requirements = [f"weakpose-lite @ git+{repository}@v{version}"]
     if any(use in later for use in WIDGET_USES):
         requirements.append("ipywidgets")
     lines = [
-        *(["import os"] if checkpoints else []),
+        *(["import os"] if checkpoints or tables else []),
         "import subprocess",
         "import sys",
-        *(["import urllib.request"] if "course_checks" in later or checkpoints else []),
+        *(["import urllib.request"] if "course_checks" in later or checkpoints or tables else []),
         "",
         f"# On Colab: the kit at release {version} (the library and its runtime dependencies) and what this notebook",
         "# needs besides; anywhere else scripts/setup.sh (or Binder) has installed everything already.",
@@ -81,6 +90,14 @@ def install_cell(notebook) -> str:
             f"    for name in {checkpoints!r}:".replace("'", '"'),
             f'        urllib.request.urlretrieve(f"{raw_address("checkpoints/{name}.pt")}",',
             '                                   f"checkpoints/{name}.pt")',
+        ]
+    if tables:
+        lines += [
+            "    # the study's records (studies/units_lambda.py) that this notebook reads",
+            '    os.makedirs("studies/tables", exist_ok=True)',
+            f"    for name in {tables!r}:".replace("'", '"'),
+            f'        urllib.request.urlretrieve(f"{raw_address("{name}", "studies/tables")}",',
+            '                                   f"studies/tables/{name}")',
         ]
     return "\n".join(lines)
 

@@ -87,15 +87,25 @@ def _lesson_checkpoints(path: Path) -> set[str]:
     return set(re.findall(r"checkpoints/([\w-]+)\.pt", later))
 
 
+def _study_tables(path: Path) -> set[str]:
+    """The study's tables (studies/tables/<name>.json in the repository) that a notebook's code reads."""
+    later = "".join(_source(cell) for cell in _cells(path, "code")[1:])
+    return {name for name in re.findall(r'"([\w-]+\.json)"', later) if (ROOT / "studies" / "tables" / name).exists()}
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
 def test_install_cell_fetches_only_from_the_project_repository_at_the_release_tag(path):
     first = _source(_cells(path, "code")[0])
     repository, version = PYPROJECT["project"]["urls"]["Repository"], PYPROJECT["project"]["version"]
-    raw = f"https://raw.githubusercontent.com/{repository.removeprefix('https://github.com/')}/v{version}/notebooks/"
+    tag = f"https://raw.githubusercontent.com/{repository.removeprefix('https://github.com/')}/v{version}/"
+    raw, tables = f"{tag}notebooks/", f"{tag}studies/tables/"
     addresses = re.findall(r"https://[^\s\"',]+", first)
-    assert all(address == f"{repository}@v{version}" or address.startswith(raw) for address in addresses), addresses
+    assert all(address == f"{repository}@v{version}" or address.startswith((raw, tables)) for address in addresses), \
+        addresses
     for name in sorted(_lesson_checkpoints(path)):
         assert f'"{name}"' in first and f"{raw}checkpoints/{{name}}.pt" in first, f"checkpoints/{name}.pt: not downloaded on Colab"
+    for name in sorted(_study_tables(path)):
+        assert f'"{name}"' in first and f"{tables}{{name}}" in first, f"studies/tables/{name}: not downloaded on Colab"
 
 
 def test_the_lesson_checkpoints_the_notebooks_read_are_beside_them():
