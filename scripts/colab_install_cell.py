@@ -84,22 +84,24 @@ def install_cell(notebook) -> str:
             '                               "course_checks.py")',
         ]
     if checkpoints:
-        lines += [
-            "    # the trained lesson models too (scripts/lesson_checkpoints.py), about 1 MB each",
-            '    os.makedirs("checkpoints", exist_ok=True)',
-            f"    for name in {checkpoints!r}:".replace("'", '"'),
-            f'        urllib.request.urlretrieve(f"{raw_address("checkpoints/{name}.pt")}",',
-            '                                   f"checkpoints/{name}.pt")',
-        ]
+        lines += downloads("the trained lesson models too (scripts/lesson_checkpoints.py), about 1 MB each",
+                           "checkpoints", checkpoints, "notebooks/checkpoints", ".pt")
     if tables:
-        lines += [
-            "    # the study's records (studies/units_lambda.py) that this notebook reads",
-            '    os.makedirs("studies/tables", exist_ok=True)',
-            f"    for name in {tables!r}:".replace("'", '"'),
-            f'        urllib.request.urlretrieve(f"{raw_address("{name}", "studies/tables")}",',
-            '                                   f"studies/tables/{name}")',
-        ]
+        lines += downloads("the study's records (studies/units_lambda.py) that this notebook reads",
+                           "studies/tables", tables, "studies/tables")
     return "\n".join(lines)
+
+
+def downloads(comment: str, folder: str, names: list[str], source: str, suffix: str = "") -> list[str]:
+    """The install cell's lines that fetch each ``<name><suffix>`` from ``<source>/`` at the release tag into
+    ``folder/``."""
+    return [
+        f"    # {comment}",
+        f'    os.makedirs("{folder}", exist_ok=True)',
+        f"    for name in {names!r}:".replace("'", '"'),
+        f'        urllib.request.urlretrieve(f"{raw_address("{name}" + suffix, source)}",',
+        f'                                   f"{folder}/{{name}}{suffix}")',
+    ]
 
 
 def first_code_cell(notebook):
