@@ -4,8 +4,9 @@ An exercise is three cells: a markdown statement tagged `exercise`, a code cell 
 between `### BEGIN SOLUTION` and `### END SOLUTION`, and a code cell tagged `check` that calls `course_checks`
 (notebooks/course_checks.py). The student edition is written by nbgrader's `ClearSolutions` preprocessor, which
 replaces each solution region with `raise NotImplementedError()`; the checks stay as they are, every output and
-execution count is cleared, and `course_checks.py` is copied beside the notebooks. Nothing but the kit is needed to
-run it (no nbgrader, no grader object), so it runs on Colab and Binder as it is.
+execution count is cleared, and `course_checks.py` and the lesson checkpoints (`checkpoints/`, which notebooks 04–06
+load instead of training) are copied beside the notebooks. Nothing but the kit is needed to run it (no nbgrader, no
+grader object), so it runs on Colab and Binder as it is.
 
 Usage:
   python scripts/student_edition.py [NOTEBOOK ...] [--output FOLDER]   writes notebooks/student/ (ignored) from
@@ -29,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 DEFAULT_OUTPUT = NOTEBOOKS / "student"
 HELPERS = NOTEBOOKS / "course_checks.py"
+LESSON_CHECKPOINTS = NOTEBOOKS / "checkpoints"
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 STUB = "raise NotImplementedError()"
 
@@ -63,6 +65,7 @@ def write_student_editions(paths: list[Path], output: Path) -> list[Path]:
         nbformat.write(student_edition(nbformat.read(path, as_version=4)), target)
         written.append(target)
     shutil.copy2(HELPERS, output / HELPERS.name)
+    shutil.copytree(LESSON_CHECKPOINTS, output / LESSON_CHECKPOINTS.name, dirs_exist_ok=True)
     return written
 
 
@@ -107,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     paths = arguments.notebooks or sorted(NOTEBOOKS.glob("0*.ipynb"))
     written = write_student_editions(paths, arguments.output)
-    print(f"student edition: {len(written)} notebooks and {HELPERS.name} in {arguments.output}")
+    print(f"student edition: {len(written)} notebooks, {HELPERS.name} and {LESSON_CHECKPOINTS.name}/ in {arguments.output}")
     return 0
 
 

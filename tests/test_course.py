@@ -104,10 +104,13 @@ def test_student_edition_removes_the_solutions_and_keeps_everything_else(path):
     assert "widgets" not in student.metadata and "papermill" not in student.metadata
 
 
-def test_student_edition_command_writes_every_notebook_and_the_checks_beside_them(tmp_path):
+def test_student_edition_command_writes_every_notebook_the_checks_and_the_lesson_models_beside_them(tmp_path):
     with redirect_stdout(io.StringIO()):
         assert student_edition.main(["--output", str(tmp_path)]) == 0
-    assert sorted(path.name for path in tmp_path.iterdir()) == sorted([path.name for path in NOTEBOOKS] + ["course_checks.py"])
+    expected = [path.name for path in NOTEBOOKS] + ["course_checks.py", "checkpoints"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(expected)
+    shipped = ROOT / "notebooks" / "checkpoints"
+    assert all((tmp_path / "checkpoints" / path.name).read_bytes() == path.read_bytes() for path in shipped.glob("*.pt"))
     for path in tmp_path.glob("*.ipynb"):
         nbformat.validate(_read(path))
         assert "### BEGIN SOLUTION" not in path.read_text()
