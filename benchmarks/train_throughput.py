@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader, Dataset
 from weakpose_lite.cameras import Camera, rotate_to_world
 from weakpose_lite.data.synthetic import SyntheticConfig, make_synthetic_splits
 from weakpose_lite.losses import average_pose, multiview_consistency_loss, reproject_average_pose, reprojection_loss
-from weakpose_lite.model import ModelConfig
+from weakpose_lite.model import ModelConfig, count_parameters
 from weakpose_lite.train import TrainConfig, batch_terms, build_model, loss_scales, resolve_device, sample_views
 from weakpose_lite.views import Views, make_views
 
@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> dict:
         "device": str(device),
         "threads": torch.get_num_threads(),
         "hidden": arguments.hidden,
-        "parameters": sum(p.numel() for p in model.parameters()),
+        "parameters": count_parameters(model),
         "matmul_gflops": matmul_gflops(arguments.matmul_size, device),
         "flops_per_sample": flops_per_sample(model),
     }
