@@ -4,6 +4,7 @@
     python studies/units_lambda.py                  # the grid at the quick-run budget, then the finalists' 2nd seed
     python studies/units_lambda.py --budget         # λ = 0.8 in two units and strong, longer, with per-epoch curves
     python studies/units_lambda.py --levers warmup_fraction=0.05 detach_average=true   # one weak run per change
+    python studies/units_lambda.py --curves budget_new budget_old   # the saved learning curves as one table
 
 Every run trains on the kit's default synthetic set at the main job's budget (``ReproduceConfig``'s epochs, width,
 dropout and frames per epoch unless overridden with ``--set``). A weak model picks its checkpoint on its validation
@@ -187,6 +188,34 @@ def table(records: list[dict], shared: dict) -> str:
     return "\n".join(rows)
 
 
+def curves_table(studies: dict[str, list[dict]]) -> str:
+    """Markdown: the learning curves of ``--budget`` studies (name -> its records) side by side, per epoch (every
+    4th to 16, then every 8th): the first study's strong validation MPJPE, and for each study weak / strong
+    validation MPJPE and the weak model's bone ratio (validation, after that epoch; they select nothing)."""
+
+    def per_epoch(records: list[dict], mode: str, key: str) -> dict[int, float]:
+        run = next(r for r in records if r["config"]["mode"] == mode)
+        return {record["epoch"]: record[key] for record in run["history"]}
+
+    first = next(iter(studies.values()))
+    config = next(r for r in first if r["config"]["mode"] == "strong")["config"]
+    steps_per_epoch = config["max_frames_per_epoch"] // config["frames_per_batch"]
+    strong = per_epoch(first, "strong", "monitor_mpjpe_mm")
+    header = ["epochs (steps)", "strong val. MPJPE"]
+    for name in studies:
+        header += [f"weak/strong, {name}", f"bone ratio, {name}"]
+    rows = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    for epoch in [e for e in strong if e % 4 == 0 and (e <= 16 or e % 8 == 0)]:
+        cells = [f"{epoch} ({epoch * steps_per_epoch:,})", f"{strong[epoch]:.1f}"]
+        for records in studies.values():
+            weak = per_epoch(records, "weak", "monitor_mpjpe_mm")
+            bones = per_epoch(records, "weak", "monitor_bone_length_ratio")
+            ratio = weak[epoch] / per_epoch(records, "strong", "monitor_mpjpe_mm")[epoch]
+            cells += [f"{ratio:.3f}", f"{bones[epoch]:.3f}"]
+        rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
 def _shared_changes(record: dict) -> tuple:
     """The changes of a run that would apply to the strong model too (not weak-only, not the seed)."""
     return tuple((k, v) for k, v in changes(config_of(record)).items() if k not in (*WEAK_ONLY, "seed"))
@@ -224,6 +253,8 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--levers", type=_parse_lever, nargs="+", metavar="FIELD=VALUE[,FIELD=VALUE]",
                         help="instead of the grid: strong, and the weak model (first --units and --lambdas) once as it is "
                              "and once with each change")  # fmt: skip
+    parser.add_argument("--curves", nargs="+", metavar="NAME",
+                        help="print the learning curves of saved --budget studies (studies/tables/NAME.json); train nothing")
     parser.add_argument("--budget-epochs", type=int, default=48, help="epochs of the learning-curve runs")
     parser.add_argument("--name", default=None, help="results name (default: units_lambda or budget)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes in parallel")
@@ -234,6 +265,9 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     arguments = parse_arguments(argv)
     overrides = dict(arguments.overrides)
+    if arguments.curves:
+        print(curves_table({name: json.loads((RESULTS / f"{name}.json").read_text()) for name in arguments.curves}))
+        return 0
     if arguments.levers:
         configs = lever_configs(arguments.units[0], arguments.lambdas[0], arguments.levers, overrides)
         records = run_all(configs, arguments.output, arguments.jobs)
