@@ -36,15 +36,15 @@ LESSON_MODELS = ("strong", "weak")
 
 def write_lesson_checkpoints(folder: Path, processes: int = 2) -> dict[str, float]:
     """Train the lesson models and copy their ``model.pt`` to ``folder/<name>.pt``; -> test MPJPE (mm) by name."""
-    output = Path(tempfile.mkdtemp()) / "run"
-    config = ReproduceConfig(output=str(output), processes=processes)
-    configs = {name: model_configs(config)[name] for name in LESSON_MODELS}
+    configs = {name: model_configs(ReproduceConfig())[name] for name in LESSON_MODELS}
     splits = read_splits(ReproduceConfig(), "body")
-    records = train_and_report_all(configs, splits, output, processes, partial(read_splits, ReproduceConfig(), "body"))
     folder.mkdir(parents=True, exist_ok=True)
-    for name in LESSON_MODELS:
-        shutil.copyfile(output / name / "model.pt", folder / f"{name}.pt")
-        print(f"{name}: test MPJPE {records[name]['evaluation']['mpjpe_mm']:.2f} mm -> {folder / f'{name}.pt'}")
+    with tempfile.TemporaryDirectory() as scratch:
+        output = Path(scratch)
+        records = train_and_report_all(configs, splits, output, processes, partial(read_splits, ReproduceConfig(), "body"))
+        for name in LESSON_MODELS:
+            shutil.copyfile(output / name / "model.pt", folder / f"{name}.pt")
+            print(f"{name}: test MPJPE {records[name]['evaluation']['mpjpe_mm']:.2f} mm -> {folder / f'{name}.pt'}")
     return {name: records[name]["evaluation"]["mpjpe_mm"] for name in LESSON_MODELS}
 
 
@@ -65,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         write_lesson_checkpoints(FOLDER, arguments.processes)
         return 0
     committed = committed_mpjpe(FOLDER)
-    retrained = write_lesson_checkpoints(Path(tempfile.mkdtemp()), arguments.processes)
+    with tempfile.TemporaryDirectory() as scratch:
+        retrained = write_lesson_checkpoints(Path(scratch), arguments.processes)
     for name in LESSON_MODELS:
         difference = abs(retrained[name] - committed[name]) / committed[name]
         print(f"{name}: committed {committed[name]:.2f} mm, retrained {retrained[name]:.2f} mm ({100 * difference:.2f}%)")
