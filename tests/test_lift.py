@@ -255,7 +255,7 @@ def _foreign_checkpoint(path: Path, skeleton_name: str) -> Path:
     return path
 
 
-def _bad_cases(tmp: Path, checkpoint: Path, dataset_file: Path, calibration: Path, folder: Path) -> dict:
+def _bad_cases(tmp: Path, checkpoint: Path, dataset_file: Path, calibration: Path, folder: Path, views: Path) -> dict:
     """Each bad input: (arguments, the file the error must name, what the error must say was expected)."""
     not_openpose = tmp / "detections.json"
     not_openpose.write_text('{"bodies": []}')
@@ -273,6 +273,7 @@ def _bad_cases(tmp: Path, checkpoint: Path, dataset_file: Path, calibration: Pat
         "corrupted_checkpoint": ((corrupted, dataset_file), corrupted.name, "not a readable weakpose-lite checkpoint"),
         "no_intrinsics": ((checkpoint, folder), folder.name, "--focal F and --image-size W H"),
         "focal_without_size": ((checkpoint, folder, "--focal", "1400"), folder.name, "--focal without --image-size"),
+        "views_without_calibration": ((checkpoint, views), views.name, "per-view folders (hd_"),
         "unknown_view": ((checkpoint, folder, "--calibration", calibration, "--view", "99_99"), calibration.name,
                          "has no hd camera '99_99'"),
         "view_not_chosen": ((checkpoint, folder, "--calibration", calibration), calibration.name, "choose the one"),
@@ -282,17 +283,17 @@ def _bad_cases(tmp: Path, checkpoint: Path, dataset_file: Path, calibration: Pat
 
 
 BAD_CASES = ("not_openpose", "unknown_layout", "skeleton_mismatch", "unknown_skeleton", "corrupted_checkpoint",
-             "no_intrinsics", "focal_without_size", "unknown_view", "view_not_chosen", "unknown_input",
+             "no_intrinsics", "focal_without_size", "views_without_calibration", "unknown_view", "view_not_chosen", "unknown_input",
              "all_files_broken")  # fmt: skip
 
 
 @pytest.mark.parametrize("case", BAD_CASES)
-def test_bad_input_is_a_clear_error_and_writes_nothing(case, checkpoint, test_set, calibration, tmp_path, capsys):
+def test_bad_input_is_a_clear_error_and_writes_nothing(case, checkpoint, test_set, calibration, views_folder, tmp_path, capsys):
     test_set.save(tmp_path / "test.npz")
     folder = _single_view_folder(tmp_path / "view", test_set.keypoints_2d[:2, 0], test_set.confidence[:2, 0])
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "a_keypoints.json").write_text("[]")
-    arguments, named, expected = _bad_cases(tmp_path, checkpoint, tmp_path / "test.npz", calibration, folder)[case]
+    arguments, named, expected = _bad_cases(tmp_path, checkpoint, tmp_path / "test.npz", calibration, folder, views_folder)[case]
     output = tmp_path / "out" / "poses.json"
     assert lift.main([*map(str, arguments), "-o", str(output)]) == 2
     error = capsys.readouterr().err

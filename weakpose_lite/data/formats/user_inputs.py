@@ -76,6 +76,8 @@ def _read(source: Path, skeleton: Skeleton, camera: SingleViewCamera, camera_typ
     calibration = _read_calibration(camera, camera_type)
     if source.is_dir() and calibration is not None and _has_view_folders(source, calibration, camera_type):
         return _view_folders(source, calibration, skeleton, camera_type)
+    if source.is_dir() and calibration is None:
+        _refuse_view_folders_without_calibration(source, camera_type)
     single_camera = _single_view_camera(camera, calibration, source, camera_type)
     hands = skeleton.name == BODY_HANDS.name
     if source.is_dir():
@@ -137,6 +139,16 @@ def _read_calibration(camera: SingleViewCamera, camera_type: str) -> Calibration
 
 def _has_view_folders(root: Path, calibration: Calibration, camera_type: str) -> bool:
     return any(view_folder(root, name, camera_type).is_dir() for name in calibration.names)
+
+
+def _refuse_view_folders_without_calibration(root: Path, camera_type: str) -> None:
+    """A folder of per-view folders (``<type>_XX_YY/``) is several views: without their cameras it cannot lift."""
+    folders = sorted(path.name for path in root.glob(f"{camera_type}_*") if path.is_dir())
+    if folders:
+        raise ValueError(
+            f"{root}: holds {len(folders)} per-view folders ({', '.join(folders[:3])}{', ...' if len(folders) > 3 else ''}): "
+            f"lifting several views needs their cameras: pass --calibration FILE (the sequence's calibration JSON)"
+        )
 
 
 def _single_view_camera(camera: SingleViewCamera, calibration: Calibration | None, source: Path, camera_type: str) -> Camera:
