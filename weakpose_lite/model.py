@@ -67,8 +67,8 @@ class NormalisationStats:
             mean_3d = torch.cat([mean_2d * depth, torch.zeros_like(mean_2d[:, :1])], -1)
             std_3d = torch.cat([std_2d, std_2d[:, :1]], -1) * depth
         else:
-            mean_3d = torch.zeros(relative_2d.shape[-2], 3, dtype=relative_2d.dtype)
-            std_3d = torch.full_like(mean_3d, (std_2d.square().mean().sqrt() * depth).item())
+            mean_3d = relative_2d.new_zeros(relative_2d.shape[-2], 3)
+            std_3d = (std_2d.square().mean().sqrt() * depth).expand_as(mean_3d).clone()
         return cls(mean_2d, std_2d, mean_3d, std_3d)
 
     @classmethod
