@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parents[1]
+SHOWN_FILES = 12  # of the files a run wrote; a notebook that exports a sequence writes hundreds
 sys.path.insert(0, str(REPOSITORY))  # the kit, also where it is not installed into this Python
 
 from weakpose_lite.parameters import Parameter, converted, parameters_cell  # noqa: E402
@@ -93,8 +94,11 @@ def run(arguments: argparse.Namespace) -> None:
     started = time.time()
     execute(notebook.resolve(), output.resolve(), values)
     print(f"done in {time.time() - started:.0f} s; the executed notebook: {output}")
-    for path in written_since(started, REPOSITORY / "results", output.resolve()):
+    written = written_since(started, REPOSITORY / "results", output.resolve())
+    for path in written[:SHOWN_FILES]:
         print(f"  wrote {path.relative_to(REPOSITORY)}")
+    if len(written) > SHOWN_FILES:
+        print(f"  and {len(written) - SHOWN_FILES} more files under results/")
 
 
 def parse_arguments(argv: list[str]) -> argparse.Namespace:
