@@ -1,7 +1,10 @@
-"""The course layer, outside the library: each exercise is marked so the tooling finds it, the student edition
-(scripts/student_edition.py, nbgrader's ClearSolutions) removes exactly the solutions and keeps the checks, the check
-helpers (notebooks/course_checks.py) say what differs, and CI's verdict on an executed student edition is right.
-Executing the student editions is scripts/run_notebooks.sh's job; these tests need no kernel."""
+"""The course layer, outside the library: each exercise is marked so the tooling finds it; the student edition
+(scripts/student_edition.py) removes exactly the solutions, keeps the checks, refuses any notebook that would lose or
+leak an answer, and is committed as it generates it; the check helpers (notebooks/course_checks.py) say what differs,
+without a traceback, also when the student's code raises; grading (scripts/grade.py, scripts/check_notebook.py) gives
+an untouched notebook 0 points, a half-done one part and a solved one all; CI's verdict on an executed student edition
+is right. Only the grading test runs a kernel (notebook 01 up to its last check, three times); executing whole
+student editions is scripts/run_notebooks.sh's job."""
 
 import importlib.util
 import io
@@ -29,6 +32,10 @@ def _load(path: Path, name: str):
 
 student_edition = _load(ROOT / "scripts" / "student_edition.py", "student_edition")
 course_checks = _load(ROOT / "notebooks" / "course_checks.py", "course_checks")
+grade = _load(ROOT / "scripts" / "grade.py", "grade")
+check_notebook = _load(ROOT / "scripts" / "check_notebook.py", "check_notebook")
+PILOT = ROOT / "notebooks" / "01_projection_jacobians.ipynb"
+STUDENT = ROOT / "notebooks" / "student"
 
 
 def _read(path: Path):
@@ -53,17 +60,7 @@ WITH_EXERCISES = [path for path in NOTEBOOKS if student_edition.solution_cells(_
 
 
 def test_the_pilot_notebook_has_exercises():
-    assert ROOT / "notebooks" / "01_projection_jacobians.ipynb" in WITH_EXERCISES
-
-
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
-def test_solution_regions_are_balanced_and_only_in_solution_cells(path):
-    for index, cell in enumerate(_read(path).cells):
-        lines = [line.strip() for line in cell.source.splitlines()]
-        markers = [line for line in lines if line in (student_edition.BEGIN, student_edition.END)]
-        assert markers == [student_edition.BEGIN, student_edition.END] * (len(markers) // 2), f"cell {index}: {markers}"
-        assert bool(markers) == ("solution" in _tags(cell)), f"cell {index}: solution markers iff tagged 'solution'"
-        assert not ("BEGIN SOLUTION" in cell.source and not markers), f"cell {index}: write the marker as {student_edition.BEGIN}"
+    assert PILOT in WITH_EXERCISES
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
@@ -87,11 +84,15 @@ def test_each_exercise_is_a_statement_a_solution_and_a_check_that_gives_feedback
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
 def test_student_edition_removes_the_solutions_and_keeps_everything_else(path):
     instructor = _read(path)
-    student = student_edition.student_edition(instructor)
+    student = student_edition.student_edition(instructor, path.name)
     solutions = set(student_edition.solution_cells(instructor))
     assert len(student.cells) == len(instructor.cells)
+    assert student.cells[0].source.endswith(instructor.cells[0].source.split("\n# ", 1)[1]), "the title and what follows"
+    assert "**Student edition.**" in student.cells[0].source and "Instructor edition" not in student.cells[0].source
     for index, (theirs, ours) in enumerate(zip(instructor.cells, student.cells)):
-        assert _tags(theirs) == _tags(ours)
+        assert _tags(theirs) == _tags(ours) and theirs.get("id") == ours.get("id")
+        if index == 0:
+            continue
         if index in solutions:
             assert student_edition.STUB in ours.source and "SOLUTION" not in ours.source
             removed = [line for line in theirs.source.splitlines() if line not in ours.source.splitlines()]
@@ -110,29 +111,93 @@ def test_student_edition_command_writes_every_notebook_the_checks_and_the_lesson
     expected = [path.name for path in NOTEBOOKS] + ["course_checks.py", "checkpoints"]
     assert sorted(path.name for path in tmp_path.iterdir()) == sorted(expected)
     shipped = ROOT / "notebooks" / "checkpoints"
+    assert not (tmp_path / "checkpoints").is_symlink(), "outside the repository the lesson models are copied"
     assert all((tmp_path / "checkpoints" / path.name).read_bytes() == path.read_bytes() for path in shipped.glob("*.pt"))
     for path in tmp_path.glob("*.ipynb"):
         nbformat.validate(_read(path))
-        assert "### BEGIN SOLUTION" not in path.read_text()
+        assert "SOLUTION" not in path.read_text()
 
 
-def test_solutions_and_checks_of_the_pilot_pass_in_the_instructor_edition():
-    """The instructor edition's own answers pass their checks, here without a kernel: the pilot's code cells up to
-    its last check run in one namespace (papermill runs the whole notebook in scripts/run_notebooks.sh)."""
-    matplotlib = pytest.importorskip("matplotlib")
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def test_the_committed_student_edition_is_what_the_generator_writes(tmp_path):
+    """notebooks/student/ is committed (Colab and Binder open it at a revision); it must be a fresh generation."""
+    with redirect_stdout(io.StringIO()):
+        assert student_edition.main(["--output", str(tmp_path)]) == 0
+    generated = sorted(path.name for path in tmp_path.glob("*.ipynb"))
+    assert sorted(path.name for path in STUDENT.glob("*.ipynb")) == generated, "run python scripts/student_edition.py"
+    for name in [*generated, "course_checks.py"]:
+        assert (STUDENT / name).read_bytes() == (tmp_path / name).read_bytes(), \
+            f"notebooks/student/{name} is stale: run python scripts/student_edition.py"
+    link = STUDENT / "checkpoints"
+    assert link.is_symlink() and link.readlink() == Path("../checkpoints"), "the lesson models, linked, not copied"
 
-    notebook = _read(ROOT / "notebooks" / "01_projection_jacobians.ipynb")
-    exercises = _exercises(notebook)
-    last = exercises[-1][2]
-    code = [cell.source for cell in notebook.cells[:last + 1] if cell.cell_type == "code"][1:]  # not the install cell
-    namespace = {}
-    with redirect_stdout(io.StringIO()) as printed:
-        for source in code:
-            exec(compile(source, "<notebook 01>", "exec"), namespace)
-    plt.close("all")
-    assert printed.getvalue().count("✓") == len(exercises)
+
+# ---- the generator refuses what would lose or leak an answer -------------------------------------------------------
+
+def _instructor_copy(folder: Path, edit) -> Path:
+    """The pilot, with ``edit(cells_by_id)`` applied, written to ``folder``/01_projection_jacobians.ipynb."""
+    notebook = _read(PILOT)
+    edit({cell.id: cell for cell in notebook.cells})
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, folder / PILOT.name)
+    return folder / PILOT.name
+
+
+def _drop_markers(cells):
+    cells["solution-1"].source = cells["solution-1"].source.replace("    ### BEGIN SOLUTION\n", "").replace(
+        "    ### END SOLUTION\n", "")
+
+
+def _lower_case(cells):
+    cells["solution-1"].source = cells["solution-1"].source.replace("### BEGIN SOLUTION", "### begin solution")
+
+
+def _markers_in_check(cells):
+    cells["course-checks-check-close"].source = f"### BEGIN SOLUTION\n{cells['course-checks-check-close'].source}\n### END SOLUTION"
+
+
+def _unclosed(cells):
+    cells["solution-1"].source = cells["solution-1"].source.replace("    ### END SOLUTION\n", "")
+
+
+def _end_first(cells):
+    cells["solution-3"].source = "### END SOLUTION\nprediction = 'c'\n### BEGIN SOLUTION"
+
+
+def _nested(cells):
+    cells["solution-1"].source = cells["solution-1"].source.replace("### BEGIN SOLUTION", "### BEGIN SOLUTION\n    ### BEGIN SOLUTION")
+
+
+def _hash_missing(cells):
+    cells["solution-3"].source = cells["solution-3"].source.replace("### BEGIN SOLUTION", "# BEGIN SOLUTION")
+
+
+@pytest.mark.parametrize("edit, cell, complaint", [
+    (_drop_markers, "solution-1", "tagged 'solution' but has no '### BEGIN SOLUTION'"),
+    (_lower_case, "solution-1", "'### begin solution' is not a marker"),
+    (_markers_in_check, "course-checks-check-close", "solution markers in a check cell"),
+    (_unclosed, "solution-1", "has no '### END SOLUTION'"),
+    (_end_first, "solution-3", "'### END SOLUTION' outside a solution region"),
+    (_nested, "solution-1", "'### BEGIN SOLUTION' inside a solution region"),
+    (_hash_missing, "solution-3", "'# BEGIN SOLUTION' is not a marker"),
+], ids=lambda value: value.__name__ if callable(value) else None)
+def test_the_generator_refuses_a_notebook_that_would_lose_or_leak_an_answer(tmp_path, capsys, edit, cell, complaint):
+    path = _instructor_copy(tmp_path / "instructor", edit)
+    index = next(i for i, c in enumerate(_read(path).cells) if c.id == cell)
+    assert student_edition.main([str(path), "--output", str(tmp_path / "student")]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and f"{PILOT.name}: cell {index} (id {cell})" in error and complaint in error, error
+    assert not (tmp_path / "student").exists(), "nothing written"
+
+
+def test_the_generator_refuses_to_write_over_the_instructor_notebooks(tmp_path, capsys):
+    path = _instructor_copy(tmp_path, lambda cells: None)
+    before = path.read_bytes()
+    assert student_edition.main([str(path), "--output", str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "the instructor notebooks' folder" in error
+    assert path.read_bytes() == before
+    with pytest.raises(student_edition.EditionError, match="instructor notebooks' folder"):  # the repository's own
+        student_edition._refuse_instructor_folder([path], ROOT / "notebooks" / "." )
 
 
 # ---- course_checks: the messages say what differs ----------------------------------------------------------------
@@ -176,6 +241,117 @@ def test_check_prediction_takes_the_nearest_choice_on_a_log_scale(capsys):
         course_checks.check_prediction("e", choices, 3015.0, what="ratio")
 
 
+def test_a_failed_check_renders_as_its_message_alone_in_jupyter():
+    """IPython shows an exception through its _render_traceback_ when it has one: the message, no traceback."""
+    with pytest.raises(course_checks.CheckFailed) as raised:
+        course_checks.check_close(np.zeros(2), np.ones(2), what="x", hint="add one")
+    assert isinstance(raised.value, AssertionError)
+    assert raised.value._render_traceback_() == str(raised.value).splitlines()
+    assert raised.value._render_traceback_()[-1] == "  hint: add one"
+
+
+def test_check_call_turns_a_broadcasting_error_of_the_students_code_into_the_hint():
+    def index_instead_of_slice(points):  # the commonest mistake in 01's first exercise
+        return points[..., :2] / points[..., 2]
+
+    points = torch.rand(4, 17, 3, dtype=torch.float64) + 1
+    with pytest.raises(course_checks.CheckFailed) as raised:
+        course_checks.check_call(index_instead_of_slice, (points,), points[..., :2] / points[..., 2:3], what="Π_p",
+                                 hint="points[..., 2:3]")
+    message = str(raised.value)
+    assert message.startswith("✗ Π_p: your code raised RuntimeError: The size of tensor a (2) must match")
+    assert message.endswith("\n  hint: points[..., 2:3]") and message.count("\n") == 1
+
+
+def test_check_call_compares_like_check_close_and_lets_an_unanswered_exercise_through(capsys):
+    course_checks.check_call(lambda x: x * 2, (np.arange(3.0),), [0.0, 2.0, 4.0], what="double")
+    assert capsys.readouterr().out.startswith("✓ double: matches")
+    with pytest.raises(course_checks.CheckFailed, match="1 of 3 entries differ"):
+        course_checks.check_call(lambda x: x * 2, (np.arange(3.0),), [0.0, 2.0, 5.0], what="double")
+
+    def unanswered(x):
+        raise NotImplementedError()
+
+    with pytest.raises(NotImplementedError):
+        course_checks.check_call(unanswered, (1,), 1, what="x")
+
+
+# ---- grading: an untouched notebook scores 0, a half-done one part, a solved one all --------------------------------
+
+def _submission(edit) -> nbformat.NotebookNode:
+    """The pilot's student edition with ``edit(student_cells_by_id, instructor_cells_by_id)`` applied."""
+    instructor = _read(PILOT)
+    student = student_edition.student_edition(instructor, PILOT.name)
+    edit({cell.id: cell for cell in student.cells}, {cell.id: cell for cell in instructor.cells})
+    return student
+
+
+def _untouched(mine, theirs):
+    pass
+
+
+def _half_done(mine, theirs):
+    """Exercise 1 with the [..., 2] mistake, exercise 2 solved, exercise 3 not answered."""
+    mine["solution-1"].source = theirs["solution-1"].source.replace("points[..., 2:3]", "points[..., 2]")
+    mine["solution-2"].source = theirs["solution-2"].source
+
+
+def _solved(mine, theirs):
+    for cell_id in ("solution-1", "solution-2", "solution-3"):
+        mine[cell_id].source = theirs[cell_id].source
+
+
+def test_graded_copy_runs_the_instructors_checks_and_stops_at_the_last():
+    def tampered(mine, theirs):
+        mine["course-checks-check-prediction"].source = 'print("✓ the norm of Eq. 13")'
+
+    instructor = _read(PILOT)
+    graded = grade.graded_copy(_submission(tampered), instructor)
+    ids = [cell.id for cell in graded.cells]
+    assert ids == [cell.id for cell in instructor.cells][:ids.index("course-checks-check-prediction") + 1]
+    assert graded.cells[-1].source == next(c for c in instructor.cells if c.id == graded.cells[-1].id).source
+    assert [e.check_id for e in grade.exercises(instructor)] == ["exercise-points-torch-randn",
+                                                                  "course-checks-check-close",
+                                                                  "course-checks-check-prediction"]
+
+
+@pytest.mark.slow
+def test_grading_three_submissions_gives_0_1_and_3_points_and_the_feedback_without_a_traceback(tmp_path, capsys):
+    """The instructor's one command on three students' copies of notebook 01 (each run in a kernel up to its last
+    check: about 15 s apiece here)."""
+    submissions = tmp_path / "submissions"
+    for student, edit in (("ada", _untouched), ("ben", _half_done), ("cy", _solved)):
+        (submissions / student).mkdir(parents=True)
+        nbformat.write(_submission(edit), submissions / student / PILOT.name)
+    output, executed = tmp_path / "grades.csv", tmp_path / "executed"
+    assert grade.main([str(submissions), "-o", str(output), "--executed", str(executed)]) == 0
+    printed = capsys.readouterr()
+    header = "student,01_projection_jacobians ex1,01_projection_jacobians ex2,01_projection_jacobians ex3,total,max"
+    assert output.read_text().splitlines() == [header, "ada,0,0,0,0,3", "ben,0,1,0,1,3", "cy,1,1,1,3,3"]
+    assert output.read_text() in printed.out
+    assert "ada/01_projection_jacobians.ipynb exercise 1: ✗ not answered yet" in printed.err
+    assert "ben/01_projection_jacobians.ipynb exercise 1: ✗ ✗ Π_p of 4 × 17 points: your code raised RuntimeError" in printed.err
+
+    ran = {cell.id: cell for cell in _read(executed / "ben" / PILOT.name).cells}
+    error = next(o for o in ran["exercise-points-torch-randn"].outputs if o.output_type == "error")
+    assert error.ename == "CheckFailed" and error.traceback == error.evalue.splitlines(), "the message, no traceback"
+    assert error.traceback[-1].startswith("  hint: divide (X_x, X_y) = points[..., :2] by X_z = points[..., 2:3]")
+    assert any("✓ J_Πp of 4 × 17 points" in o.get("text", "") for o in ran["course-checks-check-close"].outputs)
+
+
+def test_check_notebook_prints_a_verdict_per_exercise_and_fails_unless_all_pass(monkeypatch, capsys):
+    exercises = grade.exercises(_read(PILOT))
+    results = [grade.Result(exercises[0], False, "✗ Π_p: shape (2,) differs\n  hint: slice"),
+               grade.Result(exercises[1], True, "✓ J_Πp: matches"),
+               grade.Result(exercises[2], False, "not answered yet: the solution cell still raises NotImplementedError")]
+    monkeypatch.setattr(check_notebook.grade, "grade_notebook", lambda path, timeout: results)
+    assert check_notebook.main([str(STUDENT / PILOT.name)]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        "✗ exercise 1: Π_p: shape (2,) differs", "      hint: slice", "✓ exercise 2: J_Πp: matches",
+        "✗ exercise 3: not answered yet: the solution cell still raises NotImplementedError",
+        "01_projection_jacobians.ipynb: 1 of 3 exercises pass"]
+
+
 # ---- CI's verdict on an executed student edition -----------------------------------------------------------------
 
 def _executed(cells: list[tuple[list[str], int | None, str | None]]):
@@ -211,6 +387,13 @@ def test_check_run_accepts_a_notebook_without_exercises_that_ran_to_the_end():
     assert student_edition.check_run(_executed([([], 1, None), ([], 2, None)])) == "ran to the end (no exercise yet)"
 
 
-def test_student_editions_are_ignored_by_git():
-    ignored = (ROOT / ".gitignore").read_text().split()
-    assert "notebooks/student/" in ignored
+def test_no_student_environment_installs_nbgrader():
+    """nbgrader's Validate button called an untouched notebook a pass; the grading here is scripts/grade.py."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    requirements = project["dependencies"] + [r for extra in project["optional-dependencies"].values() for r in extra]
+    assert not [r for r in requirements if r.lower().startswith("nbgrader")]
+    for path in ("environment.yml", "postBuild", "scripts/setup.sh"):
+        commands = [line for line in (ROOT / path).read_text().splitlines() if not line.lstrip().startswith("#")]
+        assert not [line for line in commands if "nbgrader" in line.lower()], path

@@ -64,17 +64,16 @@ def test_the_numbered_notebooks_exist_in_order():
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
 def test_first_cell_has_a_colab_badge_to_this_notebook_in_the_project_repository(path):
-    repository = PYPROJECT["project"]["urls"]["Repository"].removeprefix("https://github.com/")
-    expected = f"https://colab.research.google.com/github/{repository}/blob/main/notebooks/{path.name}"
+    expected = colab_install_cell.colab_address(f"notebooks/{path.name}")  # the project's repository at REVISION
     first = _source(json.loads(path.read_text())["cells"][0])
     assert f"]({expected})" in first and "colab-badge.svg" in first
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
-def test_first_code_cell_installs_this_release_of_the_kit_only_on_colab(path):
+def test_first_code_cell_installs_the_kit_at_the_badges_revision_only_on_colab(path):
     first = _source(_cells(path, "code")[0])
-    repository, version = PYPROJECT["project"]["urls"]["Repository"], PYPROJECT["project"]["version"]
-    assert 'if "google.colab" in sys.modules:' in first and f"weakpose-lite @ git+{repository}@v{version}" in first
+    repository, revision = PYPROJECT["project"]["urls"]["Repository"], colab_install_cell.REVISION
+    assert 'if "google.colab" in sys.modules:' in first and f"weakpose-lite @ git+{repository}@{revision}" in first
     assert "capture_output=True" in first and "pip.stdout" in first, "pip's output is shown when it fails"
     assert not any(line.lstrip().startswith(("!", "%")) for line in first.splitlines()), "plain Python only"
     assert first == colab_install_cell.install_cell(nbformat.read(path, as_version=4)), \
@@ -94,13 +93,13 @@ def _study_tables(path: Path) -> set[str]:
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
-def test_install_cell_fetches_only_from_the_project_repository_at_the_release_tag(path):
+def test_install_cell_fetches_only_from_the_project_repository_at_the_badges_revision(path):
     first = _source(_cells(path, "code")[0])
-    repository, version = PYPROJECT["project"]["urls"]["Repository"], PYPROJECT["project"]["version"]
-    tag = f"https://raw.githubusercontent.com/{repository.removeprefix('https://github.com/')}/v{version}/"
+    repository, revision = PYPROJECT["project"]["urls"]["Repository"], colab_install_cell.REVISION
+    tag = f"https://raw.githubusercontent.com/{repository.removeprefix('https://github.com/')}/{revision}/"
     raw, tables = f"{tag}notebooks/", f"{tag}studies/tables/"
     addresses = re.findall(r"https://[^\s\"',]+", first)
-    assert all(address == f"{repository}@v{version}" or address.startswith((raw, tables)) for address in addresses), \
+    assert all(address == f"{repository}@{revision}" or address.startswith((raw, tables)) for address in addresses), \
         addresses
     for name in sorted(_lesson_checkpoints(path)):
         assert f'"{name}"' in first and f"{raw}checkpoints/{{name}}.pt" in first, f"checkpoints/{name}.pt: not downloaded on Colab"

@@ -2,6 +2,7 @@
 list for pip and conda, one repository address, the README's commands."""
 
 import ast
+import importlib.util
 import json
 import re
 import sys
@@ -84,34 +85,101 @@ def test_constraints_pin_the_cpu_torch_wheel():
     assert "torch==2.13.0" in (ROOT / "constraints.txt").read_text().split()
 
 
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+colab_install_cell = _script("colab_install_cell")
+REVISION = colab_install_cell.REVISION
+INSTRUCTOR = sorted((ROOT / "notebooks").glob("0*.ipynb"))
+STUDENT = sorted((ROOT / "notebooks" / "student").glob("0*.ipynb"))
+# Every kind of address that opens or installs something of the repository: (pattern, what its groups are).
+ADDRESSES = {
+    "colab": re.compile(r"https://colab\.research\.google\.com/github/([\w.-]+/[\w.-]+)/blob/([\w.-]+)/([\w./-]+)"),
+    "binder": re.compile(r"https://mybinder\.org/v2/gh/([\w.-]+/[\w.-]+)/([\w.-]+)\?urlpath=lab/tree/([\w./-]+)"),
+    "raw": re.compile(r"https://raw\.githubusercontent\.com/([\w.-]+/[\w.-]+)/([\w.-]+)/([\w./{}-]+)"),
+    "install": re.compile(r"git\+https://github\.com/([\w.-]+/[\w.-]+?)(?:\.git)?@([\w.-]+)()"),
+    "clone": re.compile(r"git clone https://github\.com/([\w.-]+/[\w.-]+?)(?:\.git)?()()[\s\"']"),
+}
+ANY_REPOSITORY_ADDRESS = re.compile(r"(?:colab\.research\.google\.com/github|mybinder\.org/v2/gh|raw\.githubusercontent\.com"
+                                    r"|github\.com)/([\w.-]+/[\w.-]+)")
+MARKDOWN_LINK = re.compile(r"\[((?:[^\[\]]|\[[^\]]*\])*)\]\(([^)\s]+)\)")
+
+
 def _files_with_links() -> list[Path]:
-    return [ROOT / "README.md", *sorted((ROOT / "notebooks").glob("*.ipynb"))]
+    return [ROOT / "README.md", ROOT / "notebooks" / "README.md", *INSTRUCTOR, *STUDENT,
+            *sorted((ROOT / "site").glob("*.md"))]
 
 
-def test_every_binder_colab_and_install_link_uses_the_one_repository_address():
-    slug = _repository_slug()
-    patterns = [
-        r"mybinder\.org/v2/gh/([\w.-]+/[\w.-]+)/",
-        r"colab\.research\.google\.com/github/([\w.-]+/[\w.-]+)/",
-        r"git\+https://github\.com/([\w.-]+/[\w.-]+?)(?:\.git)?[@\s\"'#]",
-        r"git clone https://github\.com/([\w.-]+/[\w.-]+?)(?:\.git)?[\s\"']",
-        r"raw\.githubusercontent\.com/([\w.-]+/[\w.-]+)/",
-    ]
-    found = 0
+def _text(path: Path) -> str:
+    """A file's text; a notebook's cell sources joined (links are in the sources, not in JSON escapes)."""
+    if path.suffix == ".ipynb":
+        return "\n".join("".join(cell["source"]) for cell in json.loads(path.read_text())["cells"])
+    return path.read_text()
+
+
+def _addresses(text: str):
+    for kind, pattern in ADDRESSES.items():
+        for match in pattern.finditer(text):
+            yield kind, *match.groups()
+
+
+def test_every_link_and_install_names_the_one_repository_at_the_one_revision_and_an_existing_path():
+    """The repository address comes only from [project.urls] (the slug), the revision only from
+    scripts/colab_install_cell.py's REVISION, and every notebook or folder a link opens exists in the repository."""
+    slug, found = _repository_slug(), 0
     for path in _files_with_links():
-        text = path.read_text()
-        for pattern in patterns:
-            for match in re.finditer(pattern, text):
-                found += 1
-                assert match.group(1) == slug, f"{path.name}: {match.group(0)!r} does not use {slug}"
-    assert found >= 2, "the README should carry at least the Binder badge and a clone command"
+        text = _text(path)
+        for repository in ANY_REPOSITORY_ADDRESS.findall(text):
+            assert repository in (slug, "assets/colab-badge.svg"), f"{path.name}: an address of {repository}, not {slug}"
+        for kind, repository, revision, target in _addresses(text):
+            found += 1
+            assert repository == slug, f"{path.name}: {kind} address of {repository}, not {slug}"
+            if kind != "clone":
+                assert revision == REVISION, f"{path.name}: {kind} address at {revision!r}, the notebooks use {REVISION!r}"
+            if target:
+                existing = ROOT / target.split("{", 1)[0]
+                assert existing.exists() or existing.parent.is_dir() and "{" in target, f"{path.name}: {target} is not in the repository"
+    assert found >= 2 * len(INSTRUCTOR) + 4
 
 
-def test_colab_badges_point_at_the_notebook_that_carries_them():
-    for notebook in sorted((ROOT / "notebooks").glob("*.ipynb")):
-        text = json.dumps(json.loads(notebook.read_text()))
-        for path in re.findall(r"colab\.research\.google\.com/github/[\w.-]+/[\w.-]+/blob/[\w.-]+/([\w./-]+\.ipynb)", text):
-            assert path == f"notebooks/{notebook.name}"
+def _colab_targets(text: str) -> list[str]:
+    return [match.group(3) for match in ADDRESSES["colab"].finditer(text)]
+
+
+def test_each_notebooks_badge_opens_itself_and_the_instructor_edition_links_its_student_edition():
+    assert [path.name for path in STUDENT] == [path.name for path in INSTRUCTOR], "python scripts/student_edition.py"
+    for path in [*INSTRUCTOR, *STUDENT]:
+        first = "".join(json.loads(path.read_text())["cells"][0]["source"])
+        itself = path.relative_to(ROOT).as_posix()
+        assert _colab_targets(first)[0] == itself, f"{itself}: its Colab badge opens {_colab_targets(first)[0]}"
+    for path in INSTRUCTOR:
+        text = _text(path)
+        assert "**Instructor edition**" in text
+        links = dict((target, label) for label, target in MARKDOWN_LINK.findall(text))
+        assert links.get(f"student/{path.name}") == "student edition", f"{path.name}: no link to its student edition"
+        assert set(_colab_targets(text)) == {f"notebooks/{path.name}", f"notebooks/student/{path.name}"}
+    for path in STUDENT:
+        text = _text(path)
+        assert "**Student edition.**" in text and "Instructor edition" not in text
+        assert set(_colab_targets(text)) == {f"notebooks/student/{path.name}"}, f"{path.name}: opens an instructor notebook"
+
+
+def test_readme_links_open_the_edition_their_label_names():
+    """A Colab or Binder link whose label says "student" opens the student edition, any other the instructor's."""
+    links = [(label, target) for label, target in MARKDOWN_LINK.findall((ROOT / "README.md").read_text())
+             if ADDRESSES["colab"].match(target) or ADDRESSES["binder"].match(target)]
+    students = [target for label, target in links if "student" in label.lower()]
+    assert students and all("notebooks/student" in target for target in students)
+    assert all("notebooks/student" not in target for label, target in links if "student" not in label.lower())
+
+
+def test_the_sites_launch_buttons_open_the_repository_at_the_notebooks_revision():
+    conf = (ROOT / "site" / "conf.py").read_text()
+    assert '"repository_branch": colab_install_cell.REVISION' in conf and 'REPOSITORY = PROJECT["urls"]["Repository"]' in conf
 
 
 def test_readme_opens_with_the_main_and_test_commands_and_ci_runs_the_test_command():
