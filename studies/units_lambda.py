@@ -1,58 +1,68 @@
 #!/usr/bin/env python
 """Units × λ: the same λ of Eq. 3 is good or bad depending on the units of L_M and L_R.
 
-    python studies/units_lambda.py                  # the grid at the quick-run budget, then the finalists' 2nd seed
-    python studies/units_lambda.py --budget         # λ = 0.8 in two units and strong, longer, with per-epoch curves
-    python studies/units_lambda.py --levers warmup_fraction=0.05 detach_average=true   # one weak run per change
+    python studies/units_lambda.py                  # prints the plan (the grid, how many runs) and trains nothing
+    python studies/units_lambda.py --run            # the grid at the quick-run budget, then the finalists' 2nd seed
+    python studies/units_lambda.py --budget --run   # λ = 0.8 in two units and strong, longer, with per-epoch curves
+    python studies/units_lambda.py --levers warmup_fraction=0.05 detach_average=true --run   # one weak run per change
+    python studies/units_lambda.py --table units_lambda         # a committed table, re-printed from its records
     python studies/units_lambda.py --curves budget_new budget_old   # the saved learning curves as one table
+    python studies/units_lambda.py --run --executor slurm --slurm-partition cpu   # each run a Slurm job (submitit)
 
-Every run trains on the kit's default synthetic set at the main job's budget (``ReproduceConfig``'s epochs, width,
-dropout and frames per epoch unless overridden with ``--set``). A weak model picks its checkpoint on its validation
-loss (no 3D, as in the main job); afterwards its *validation* MPJPE chooses among units and λ, and its test MPJPE
-and bone-length ratio (mean predicted / true bone length, test split) are reported beside it, never used to choose.
-The finalists (the best few by validation MPJPE, and λ = 0.8 in every unit) are trained again with a second seed.
+Every run trains on the kit's synthetic set (``--synthetic-size``) at the main job's budget (``ReproduceConfig``'s
+epochs, width, dropout and frames per epoch unless overridden with ``--set``). A weak model picks its checkpoint on
+its validation loss (no 3D, as in the main job); afterwards its *validation* MPJPE chooses among units and λ, and its
+test MPJPE and bone-length ratio (mean predicted / true bone length, test split) are reported beside it, never used
+to choose. The finalists (the best few by validation MPJPE, and λ = 0.8 in every unit) are trained again with a
+second seed.
 
-Runs go to ``--output`` (one JSON each, reused when present, so an interrupted study resumes) in parallel processes
-of one thread each; the table is printed as markdown and written with the records to ``studies/tables/``.
+Each run writes its record to ``--output`` (one JSON, written atomically by the run itself); a run whose record is
+there is skipped, so an interrupted study, local or on a cluster, resumes where it stopped. The table is printed as
+markdown and written with every record to ``--tables`` (``studies/tables/``, committed), from where ``--table``
+re-prints it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
+import shlex
 import statistics
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
 
+from executors import add_executor_arguments, map_runs, threads_per_run
 from weakpose_lite.files import write_text_atomic
 from weakpose_lite.inference import MONITORED, evaluate, evaluation_monitor
+from weakpose_lite.losses import LossConfig
 from weakpose_lite.metrics import PROTOCOL
 from weakpose_lite.model import ModelConfig
 from weakpose_lite.reproduce import QUICK_TRAINING, ReproduceConfig, read_splits
-from weakpose_lite.train import LOSS_UNITS, TrainConfig, train
+from weakpose_lite.train import TrainConfig, config_from_dict, train, with_fields
 from weakpose_lite.views import make_views
 
 STUDY_UNITS = ("normalised", "mm", "mm_pixels", "cm_pixels")
+UNITS_ORDER = ("cm_pixels", "normalised", "mm", "mm_pixels")  # the tables' row order
 STUDY_LAMBDAS = (0.3, 0.5, 0.6, 0.7, 0.8, 0.9)
 RESULTS = Path(__file__).parent / "tables"
 
 
 def quick_budget(**changes) -> TrainConfig:
     """The main job's training budget (``reproduce.QUICK_TRAINING``) on the CPU, with ``changes`` to any field of
-    ``TrainConfig`` or of its ``ModelConfig``."""
-    return _changed(replace(QUICK_TRAINING, device="cpu"), changes)
+    ``TrainConfig``, ``LossConfig`` or ``ModelConfig`` (``train.with_fields``)."""
+    return with_fields(replace(QUICK_TRAINING, device="cpu"), **changes)
 
 
 def _flat(config: TrainConfig) -> dict:
-    """The config's fields with the model's among them, as one flat dict."""
+    """The config's fields with the model's and the loss's among them, the two loss units as one ``loss_units``
+    name ("cm_pixels"), as one flat dict: the names the run names and tables use."""
     fields = asdict(config)
-    return fields | fields.pop("model")
+    loss = {k: v for k, v in fields.pop("loss").items() if k not in ("multiview_unit", "reprojection_unit")}
+    return fields | fields.pop("model") | loss | {"loss_units": config.loss.units}
 
 
 WEAK_ONLY = ("lam", "loss_units", "warmup_fraction", "detach_average", "reprojection_views", "output_statistics")
@@ -66,56 +76,58 @@ def changes(config: TrainConfig, base: TrainConfig | None = None) -> dict:
     return {key: value for key, value in sorted(_flat(config).items()) if value != base[key] and key not in ignored}
 
 
-def run_name(config: TrainConfig) -> str:
-    """A file name that says what the run is and what differs from the quick budget."""
-    label = "strong" if config.mode == "strong" else f"weak_{config.loss_units}_lam{config.lam}"
-    return label + "".join(f"_{key}={value}" for key, value in changes(config).items())
+def run_name(config: TrainConfig, synthetic_size: str = "default") -> str:
+    """A file name that says what the run is and what differs from the quick budget (and the data, if not the
+    default synthetic set)."""
+    label = "strong" if config.mode == "strong" else f"weak_{config.loss.units}_lam{config.loss.lam}"
+    data = "" if synthetic_size == "default" else f"_data={synthetic_size}"
+    return label + "".join(f"_{key}={value}" for key, value in changes(config).items()) + data
 
 
 def config_of(record: dict) -> TrainConfig:
-    """The ``TrainConfig`` of a run's record."""
-    fields = record["config"]
-    return TrainConfig(**{**fields, "model": ModelConfig(**fields["model"])})
+    """The ``TrainConfig`` of a run's record (this version's or an older flat one)."""
+    return config_from_dict(record["config"])
 
 
-def _evaluation_summary(model, tensors, skeleton) -> dict:
-    evaluation = evaluate(model, tensors, skeleton)
+def _evaluation_summary(model, views, skeleton) -> dict:
+    evaluation = evaluate(model, views, skeleton)
     return {key: evaluation[key] for key in MONITORED}
 
 
-def run_one(config: TrainConfig, output: Path, curves: bool) -> dict:
-    """Train one model (one thread), evaluate it on validation and test, write and return its record."""
-    path = output / f"{run_name(config)}.json"
+def run_one(config: TrainConfig, output: Path, curves: bool, synthetic_size: str = "default", threads: int = 1) -> dict:
+    """Train one model, evaluate it on validation and test, write and return its record (read back if written)."""
+    name = run_name(config, synthetic_size)
+    path = output / f"{name}.json"
     if path.exists():
         return json.loads(path.read_text())
-    torch.set_num_threads(1)
-    splits = read_splits(ReproduceConfig(), "body")
+    torch.set_num_threads(threads)
+    splits = read_splits(ReproduceConfig(synthetic_size=synthetic_size), "body")
     skeleton = splits["train"].skeleton
-    validation = make_views(splits["validation"], with_targets=False)
-
+    validation, test = (make_views(splits[split], False, config.min_visible_joints) for split in ("validation", "test"))
     monitor = evaluation_monitor(validation, skeleton) if curves else None
     result = train(config, splits["train"], splits["validation"], epoch_metrics=monitor)
     record = {
-        "name": run_name(config), "config": asdict(config), "best_epoch": result.best_epoch,
+        "name": name, "config": asdict(config), "best_epoch": result.best_epoch,
         "validation": _evaluation_summary(result.model, validation, skeleton),
-        "test": _evaluation_summary(result.model, make_views(splits["test"], with_targets=False), skeleton),
+        "test": _evaluation_summary(result.model, test, skeleton),
         "history": result.history if curves else None, "threads": torch.get_num_threads(),
     }  # fmt: skip
     write_text_atomic(path, json.dumps(record, indent=1))
     return record
 
 
-def run_all(configs: list[TrainConfig], output: Path, jobs: int, curves: bool = False) -> list[dict]:
-    """Every config, ``jobs`` at a time, each in its own single-threaded process."""
+def run_all(configs: list[TrainConfig], arguments: argparse.Namespace, curves: bool = False) -> list[dict]:
+    """Every config's record: read when ``--output`` has it, else trained on ``--executor``."""
+    output, size = arguments.output, arguments.synthetic_size
     output.mkdir(parents=True, exist_ok=True)
-    read_splits(ReproduceConfig(), "body")  # generate the synthetic set once, before the workers read it
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(run_one, config, output, curves) for config in configs]
-        records = []
-        for config, future in zip(configs, futures):
-            records.append(future.result())
-            print(f"done {run_name(config)}", flush=True)
-    return records
+    missing = [config for config in configs if not (output / f"{run_name(config, size)}.json").exists()]
+    print(f"{len(configs) - len(missing)} of {len(configs)} runs already finished in {output}; training {len(missing)}",
+          flush=True)  # fmt: skip
+    if missing:
+        read_splits(ReproduceConfig(synthetic_size=size), "body")  # generated once, before the runs read it
+    threads = threads_per_run(arguments)
+    map_runs(run_one, [(config, output, curves, size, threads) for config in missing], arguments)
+    return [json.loads((output / f"{run_name(config, size)}.json").read_text()) for config in configs]
 
 
 def grid(units: tuple[str, ...], lambdas: tuple[float, ...], seed: int, overrides: dict) -> list[TrainConfig]:
@@ -134,25 +146,24 @@ def lever_configs(units: str, lam: float, levers: list[dict], overrides: dict) -
     weak = quick_budget(mode="weak", lam=lam, loss_units=units, **overrides)
     configs = [strong, weak]
     for lever in levers:
-        configs.append(_changed(weak, lever))
+        configs.append(with_fields(weak, **lever))
         shared = {k: v for k, v in lever.items() if k not in (*WEAK_ONLY, "seed")}
         if shared:
-            configs.append(_changed(strong, shared))
+            configs.append(with_fields(strong, **shared))
     return list({run_name(config): config for config in configs}.values())
 
 
-def _changed(config: TrainConfig, fields: dict) -> TrainConfig:
-    """``config`` with ``fields`` changed, any of them a ``ModelConfig`` field."""
-    model = {k: v for k, v in fields.items() if k in ModelConfig.__dataclass_fields__}
-    rest = {k: v for k, v in fields.items() if k not in model}
-    return replace(config, **rest, model=replace(config.model, **model))
+def budget_configs(units: list[str], epochs: int, overrides: dict) -> list[TrainConfig]:
+    """The learning-curve runs: strong, and the weak model at λ = 0.8 in each of ``units``, for ``epochs``."""
+    changed = {"epochs": epochs, **overrides}
+    return [quick_budget(mode="strong", **changed)] + [quick_budget(mode="weak", lam=0.8, loss_units=u, **changed) for u in units]
 
 
 def finalists(records: list[dict], count: int) -> list[TrainConfig]:
     """The ``count`` weak runs with the lowest validation MPJPE, plus λ = 0.8 in every unit, as configs."""
-    weak = [r for r in records if r["config"]["mode"] == "weak" and r["config"]["lam"] < 1]
+    weak = [r for r in records if config_of(r).mode == "weak" and config_of(r).loss.lam < 1]
     best = sorted(weak, key=lambda r: r["validation"]["mpjpe_mm"])[:count]
-    paper = [r for r in weak if r["config"]["lam"] == 0.8]
+    paper = [r for r in weak if config_of(r).loss.lam == 0.8]
     chosen = {r["name"]: r for r in best + paper}
     return [config_of(r) for r in chosen.values()]
 
@@ -165,23 +176,22 @@ def table(records: list[dict], shared: dict) -> str:
     for record in records:
         groups.setdefault(re.sub(r"_seed=\d+", "", record["name"]), []).append(record)
     strong_test = {_shared_changes(runs[0]): statistics.mean(r["test"]["mpjpe_mm"] for r in runs)
-                   for runs in groups.values() if runs[0]["config"]["mode"] == "strong"}  # fmt: skip
+                   for runs in groups.values() if config_of(runs[0]).mode == "strong"}  # fmt: skip
     rows = [
         "| model | L_M / L_R units | λ | changed | seeds | validation MPJPE | test MPJPE | test P-MPJPE | bone ratio | "
         "test weak/strong |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for name in sorted(groups, key=lambda n: _order(groups[n][0]["config"], n)):
-        runs, config = groups[name], groups[name][0]["config"]
+    for name in sorted(groups, key=lambda n: _order(config_of(groups[n][0]), n)):
+        runs, config = groups[name], config_of(groups[name][0])
         test = {m: statistics.mean(r["test"][m] for r in runs) for m in runs[0]["test"]}
-        weak = config["mode"] == "weak"
-        label = "strong" if not weak else ("L_M alone" if config["lam"] == 1.0 else "weak")
-        changed = ", ".join(f"{k}={v}" for k, v in changes(config_of(runs[0]), quick_budget(**shared)).items() if k != "seed")
-        changed = changed or "—"
-        seeds = ", ".join(str(r["config"]["seed"]) for r in runs)
+        weak, lam = config.mode == "weak", config.loss.lam
+        label = "strong" if not weak else ("L_M alone" if lam == 1.0 else "weak")
+        changed = ", ".join(f"{k}={v}" for k, v in changes(config, quick_budget(**shared)).items() if k != "seed") or "—"
+        seeds = ", ".join(str(config_of(r).seed) for r in runs)
         validation = " / ".join(f"{r['validation']['mpjpe_mm']:.1f}" for r in runs)
         rows.append(
-            f"| {label} | {config['loss_units'] if weak else '—'} | {config['lam'] if weak else ''} | {changed} | {seeds} | "
+            f"| {label} | {config.loss.units if weak else '—'} | {lam if weak else ''} | {changed} | {seeds} | "
             f"{validation} | {test['mpjpe_mm']:.1f} | {test['p_mpjpe_mm']:.1f} | {test['bone_length_ratio']:.2f} | "
             f"{test['mpjpe_mm'] / strong_test[_shared_changes(runs[0])]:.3f} |"
         )
@@ -217,13 +227,18 @@ def curves_table(studies: dict[str, list[dict]]) -> str:
 
 
 def _shared_changes(record: dict) -> tuple:
-    """The changes of a run that would apply to the strong model too (not weak-only, not the seed)."""
-    return tuple((k, v) for k, v in changes(config_of(record)).items() if k not in (*WEAK_ONLY, "seed"))
+    """The changes of a run that would apply to the strong model too (not weak-only, not the seed; not the shorter
+    budget of L_M alone, which collapses within it and is compared with the strong model at the full one)."""
+    config = config_of(record)
+    own = (*WEAK_ONLY, "seed") + (("epochs",) if config.mode == "weak" and config.loss.lam == 1.0 else ())
+    return tuple((k, v) for k, v in changes(config).items() if k not in own)
 
 
-def _order(config: dict, name: str) -> tuple:
-    """Strong first, then by units in ``LOSS_UNITS`` order, λ, and name."""
-    return (config["mode"] != "strong", LOSS_UNITS.index(config["loss_units"]), config["lam"], name)
+def _order(config: TrainConfig, name: str) -> tuple:
+    """Strong first, then by units in ``UNITS_ORDER`` (others after), λ, and name."""
+    units = config.loss.units
+    return (config.mode != "strong", UNITS_ORDER.index(units) if units in UNITS_ORDER else len(UNITS_ORDER),
+            config.loss.lam, name)  # fmt: skip
 
 
 def _parse_lever(text: str) -> dict:
@@ -232,64 +247,116 @@ def _parse_lever(text: str) -> dict:
 
 
 def _parse_override(text: str) -> tuple[str, object]:
-    """``key=value`` for a ``TrainConfig`` field, the value read as JSON (numbers, null, true) or else a string."""
+    """``key=value`` for a field of ``TrainConfig``, ``LossConfig`` or ``ModelConfig``, the value read as JSON
+    (numbers, null, true) or else a string."""
     key, _, value = text.partition("=")
-    if key not in TrainConfig.__dataclass_fields__ and key not in ModelConfig.__dataclass_fields__:
-        raise argparse.ArgumentTypeError(f"{text}: {key!r} is not a field of TrainConfig or ModelConfig")
+    if not any(key in kind.__dataclass_fields__ for kind in (TrainConfig, LossConfig, ModelConfig)):
+        raise argparse.ArgumentTypeError(f"{text}: {key!r} is not a field of TrainConfig, LossConfig or ModelConfig")
     try:
         return key, json.loads(value)
     except json.JSONDecodeError:
         return key, value
 
 
+def _units(text: str) -> str:
+    """A ``--units`` name, checked as ``LossConfig.in_units`` reads it."""
+    try:
+        return LossConfig.in_units(text).units
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line, every flag with its default in ``--help``."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    study = parser.add_argument_group("what to run (without --run: print the plan and train nothing)")
+    study.add_argument("--run", action="store_true", help="train the runs of the plan that have no record yet")
+    study.add_argument("--units", nargs="+", type=_units, default=list(STUDY_UNITS),
+                       help="units of L_M / L_R: L_M's (cm, mm, normalised), then _ and L_R's (pixels, mm, normalised) "
+                            "unless the same")  # fmt: skip
+    study.add_argument("--lambdas", nargs="+", type=float, default=list(STUDY_LAMBDAS), help="the λ of the grid")
+    study.add_argument("--finalists", type=int, default=3, help="how many of the best get a second seed")
+    study.add_argument("--set", dest="overrides", type=_parse_override, action="append", default=[],
+                       metavar="FIELD=VALUE", help="a TrainConfig field for every run, e.g. warmup_fraction=0.1")  # fmt: skip
+    study.add_argument("--budget", action="store_true", help="the learning-curve runs instead of the grid")
+    study.add_argument("--budget-epochs", type=int, default=48, help="epochs of the learning-curve runs")
+    study.add_argument("--levers", type=_parse_lever, nargs="+", metavar="FIELD=VALUE[,FIELD=VALUE]",
+                       help="instead of the grid: strong, and the weak model (first --units and --lambdas) once as it "
+                            "is and once with each change")  # fmt: skip
+    study.add_argument("--synthetic-size", choices=("tiny", "default"), default="default",
+                       help="the synthetic set every run trains on (tiny: a smoke test)")
+    files = parser.add_argument_group("records and tables")
+    files.add_argument("--name", default=None, help="table name; none: units_lambda, budget or levers")
+    files.add_argument("--output", type=Path, default=Path("results/studies/runs"), help="one JSON record per run")
+    files.add_argument("--tables", type=Path, default=RESULTS, help="where NAME.md and NAME.json (every record) go")
+    files.add_argument("--table", metavar="NAME", help="re-print the table of a saved study from --tables/NAME.json; train nothing")
+    files.add_argument("--curves", nargs="+", metavar="NAME",
+                       help="print the learning curves of saved --budget studies (--tables/NAME.json); train nothing")
+    add_executor_arguments(parser)
+    return parser
+
+
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--units", nargs="+", default=list(STUDY_UNITS), choices=LOSS_UNITS)
-    parser.add_argument("--lambdas", nargs="+", type=float, default=list(STUDY_LAMBDAS))
-    parser.add_argument("--finalists", type=int, default=3, help="how many of the best get a second seed")
-    parser.add_argument("--set", dest="overrides", type=_parse_override, action="append", default=[],
-                        metavar="FIELD=VALUE", help="a TrainConfig field for every run, e.g. warmup_fraction=0.1")  # fmt: skip
-    parser.add_argument("--budget", action="store_true", help="the learning-curve runs instead of the grid")
-    parser.add_argument("--levers", type=_parse_lever, nargs="+", metavar="FIELD=VALUE[,FIELD=VALUE]",
-                        help="instead of the grid: strong, and the weak model (first --units and --lambdas) once as it is "
-                             "and once with each change")  # fmt: skip
-    parser.add_argument("--curves", nargs="+", metavar="NAME",
-                        help="print the learning curves of saved --budget studies (studies/tables/NAME.json); train nothing")
-    parser.add_argument("--budget-epochs", type=int, default=48, help="epochs of the learning-curve runs")
-    parser.add_argument("--name", default=None, help="results name (default: units_lambda or budget)")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes in parallel")
-    parser.add_argument("--output", type=Path, default=Path("results/studies/runs"), help="one JSON per run")
-    return parser.parse_args(argv)
+    return build_parser().parse_args(argv)
+
+
+def reprinted_table(name: str, tables: Path) -> str:
+    """The table of the saved study ``name``, rebuilt from its records with the ``--set`` of the command that its
+    markdown file's first line names; the same text as that file."""
+    header = (tables / f"{name}.md").read_text().splitlines()[:2]
+    command = re.fullmatch(r"Study `.*` \(`python studies/units_lambda\.py (.*)`\)", header[0]).group(1)
+    overrides = dict(parse_arguments(shlex.split(command)).overrides)
+    return "\n".join(header) + "\n\n" + table(json.loads((tables / f"{name}.json").read_text()), overrides)
+
+
+def plan(arguments: argparse.Namespace, overrides: dict) -> tuple[str, list[TrainConfig], bool]:
+    """The study the arguments ask for: its default name, its first runs, and whether they record learning curves."""
+    if arguments.levers:
+        return "levers", lever_configs(arguments.units[0], arguments.lambdas[0], arguments.levers, overrides), False
+    if arguments.budget:
+        return "budget", budget_configs(arguments.units, arguments.budget_epochs, overrides), True
+    return "units_lambda", grid(tuple(arguments.units), tuple(arguments.lambdas), 0, overrides), False
+
+
+def print_plan(configs: list[TrainConfig], arguments: argparse.Namespace, grid_mode: bool) -> None:
+    size = arguments.synthetic_size
+    finished = sum((arguments.output / f"{run_name(c, size)}.json").exists() for c in configs)
+    print(f"would train {len(configs) - finished} runs ({finished} of {len(configs)} already have a record in "
+          f"{arguments.output}) on --executor {arguments.executor}:")  # fmt: skip
+    for config in configs:
+        print(f"  {run_name(config, size)}")
+    if grid_mode:
+        print(f"then again with seed 1: strong, the {arguments.finalists} best weak runs by validation MPJPE and λ = 0.8 "
+              f"in every unit (up to {arguments.finalists + 1 + len(arguments.units)} more runs)")  # fmt: skip
+    print("add --run to train them (python studies/units_lambda.py --help for the options)")
 
 
 def main(argv: list[str] | None = None) -> int:
     arguments = parse_arguments(argv)
     overrides = dict(arguments.overrides)
-    if arguments.curves:
-        print(curves_table({name: json.loads((RESULTS / f"{name}.json").read_text()) for name in arguments.curves}))
+    if arguments.table:
+        print(reprinted_table(arguments.table, arguments.tables))
         return 0
-    if arguments.levers:
-        configs = lever_configs(arguments.units[0], arguments.lambdas[0], arguments.levers, overrides)
-        records = run_all(configs, arguments.output, arguments.jobs)
-        name = arguments.name or "levers"
-    elif arguments.budget:
-        changes = {"epochs": arguments.budget_epochs, **overrides}
-        configs = [quick_budget(mode="strong", **changes)] + [
-            quick_budget(mode="weak", lam=0.8, loss_units=units, **changes) for units in arguments.units
-        ]
-        records = run_all(configs, arguments.output, arguments.jobs, curves=True)
-        name = arguments.name or "budget"
-    else:
-        records = run_all(grid(tuple(arguments.units), tuple(arguments.lambdas), 0, overrides), arguments.output, arguments.jobs)
+    if arguments.curves:
+        print(curves_table({n: json.loads((arguments.tables / f"{n}.json").read_text()) for n in arguments.curves}))
+        return 0
+    default_name, configs, curves = plan(arguments, overrides)
+    grid_mode = default_name == "units_lambda"
+    if not arguments.run:
+        print_plan(configs, arguments, grid_mode)
+        return 0
+    records = run_all(configs, arguments, curves)
+    if grid_mode:
         second = [replace(config, seed=1) for config in finalists(records, arguments.finalists)]
-        records += run_all([quick_budget(mode="strong", seed=1, **overrides), *second], arguments.output, arguments.jobs)
-        name = arguments.name or "units_lambda"
+        records += run_all([quick_budget(mode="strong", seed=1, **overrides), *second], arguments)
+    name = arguments.name or default_name
     text = table(records, overrides)
-    header = f"Study `{name}` (`python studies/units_lambda.py {' '.join(argv if argv is not None else sys.argv[1:])}`)\n{PROTOCOL}\n\n"
+    command = " ".join(argv if argv is not None else sys.argv[1:])
+    header = f"Study `{name}` (`python studies/units_lambda.py {command}`)\n{PROTOCOL}\n\n"
     print(header + text)
-    RESULTS.mkdir(exist_ok=True)
-    write_text_atomic(RESULTS / f"{name}.md", header + text + "\n")
-    write_text_atomic(RESULTS / f"{name}.json", json.dumps(records, indent=1))
+    arguments.tables.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(arguments.tables / f"{name}.md", header + text + "\n")
+    write_text_atomic(arguments.tables / f"{name}.json", json.dumps(records, indent=1))
     return 0
 
 

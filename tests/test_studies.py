@@ -1,14 +1,28 @@
-"""The study script's tables (studies/units_lambda.py), from records: what each cell says is computed from the runs'
-saved histories, checked here against the same quantities worked out by hand."""
+"""The study script (studies/units_lambda.py): its tables from records (checked against values worked out by hand,
+and the committed tables and the README's against what the script prints from the committed records), its command
+line (a plan before any training, every default in --help), and its runs through submitit: a small grid in real
+subprocesses (submitit's local executor) that resumes by training only the run whose record is missing, and the
+resources a Slurm job would ask for."""
 
 import importlib.util
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location("units_lambda", ROOT / "studies" / "units_lambda.py")
+STUDIES = ROOT / "studies"
+TABLES = STUDIES / "tables"
+sys.path.insert(0, str(STUDIES))  # the script imports studies/executors.py as its neighbour, as when run
+spec = importlib.util.spec_from_file_location("units_lambda", STUDIES / "units_lambda.py")
 units_lambda = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(units_lambda)
+import executors  # noqa: E402  (studies/executors.py, found through the path above)
+
+COMMITTED = ("units_lambda", "levers", "budget_new", "budget_old", "budget_paper_width")
 
 
 def _run(mode: str, mpjpe: list[float], bones: list[float]) -> dict:
@@ -32,12 +46,85 @@ def test_curves_table_prints_each_epochs_ratio_and_bone_ratio_every_fourth_to_16
     assert rows[2] == [f"{epoch} (6,000)", "89.0", f"{99 / 89:.3f}", "0.910", f"{200 / 89:.3f}", "0.500"]
 
 
-def test_curves_table_reads_the_committed_budget_studies():
-    studies = {name: json.loads((ROOT / "studies" / "tables" / f"{name}.json").read_text())
-               for name in ("budget_new", "budget_old")}  # fmt: skip
-    rows = _rows(units_lambda.curves_table(studies))
-    weak_new = next(r for r in studies["budget_new"] if r["config"]["mode"] == "weak")["history"]
-    strong_new = next(r for r in studies["budget_new"] if r["config"]["mode"] == "strong")["history"]
-    last = rows[-1]
-    assert last[0] == f"{len(strong_new)} ({len(strong_new) * 500:,})"
-    assert float(last[2]) == round(weak_new[-1]["monitor_mpjpe_mm"] / strong_new[-1]["monitor_mpjpe_mm"], 3)
+def _committed(name: str) -> list[dict]:
+    return json.loads((TABLES / f"{name}.json").read_text())
+
+
+@pytest.mark.parametrize("name", COMMITTED)
+def test_each_committed_table_is_what_the_script_prints_from_its_committed_records(name):
+    assert units_lambda.reprinted_table(name, TABLES) == (TABLES / f"{name}.md").read_text().rstrip("\n")
+
+
+@pytest.mark.parametrize("name", ["units_lambda", "levers", "budget_paper_width"])
+def test_the_readmes_result_tables_are_what_the_script_prints(name):
+    body = units_lambda.reprinted_table(name, TABLES).split("\n\n", 1)[1]
+    assert body in (ROOT / "README.md").read_text()
+
+
+@pytest.mark.parametrize("names", [("budget_new", "budget_old"), ("budget_paper_width", "budget_new")])
+def test_the_readmes_learning_curves_are_what_the_script_prints(names):
+    assert units_lambda.curves_table({name: _committed(name) for name in names}) in (ROOT / "README.md").read_text()
+
+
+def test_without_run_the_grid_is_printed_as_a_plan_and_nothing_trains(tmp_path, capsys):
+    assert units_lambda.main(["--output", str(tmp_path / "runs")]) == 0
+    printed = capsys.readouterr().out
+    runs = 1 + 4 * 6 + 4  # strong, 4 units × 6 λ, L_M alone in each unit (counted by hand from the defaults)
+    assert f"would train {runs} runs (0 of {runs} already have a record" in printed
+    assert sum(line.startswith("  weak_") or line == "  strong" for line in printed.splitlines()) == runs
+    assert "add --run" in printed and not (tmp_path / "runs").exists()
+
+
+def test_help_shows_the_default_of_every_flag():
+    parser = units_lambda.build_parser()
+    flags = [action for action in parser._actions if action.option_strings and action.dest != "help"]
+    help_text = " ".join(parser.format_help().split())
+    assert help_text.count("(default: ") == len(flags) > 20
+    assert "(default: local)" in help_text and "(default: ['normalised', 'mm', 'mm_pixels', 'cm_pixels'])" in help_text
+
+
+def _study(directory: Path, *extra: str) -> str:
+    """The study script run as a user runs it, in ``directory``: a 2-run learning-curve study on the tiny set."""
+    command = [sys.executable, str(STUDIES / "units_lambda.py"), "--synthetic-size", "tiny", "--budget", "--units",
+               "cm_pixels", "--budget-epochs", "1", "--set", "hidden=16", "--set", "max_frames_per_epoch=16",
+               "--output", "runs", "--tables", "tables", "--submitit-folder", "submitit", "--run", *extra]  # fmt: skip
+    done = subprocess.run(command, cwd=directory, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+@pytest.mark.slow
+def test_submitit_local_trains_the_runs_in_subprocesses_and_a_rerun_trains_only_the_missing_one(tmp_path):
+    first = _study(tmp_path, "--executor", "submitit-local")
+    assert "0 of 2 runs already finished" in first and "submitted 2 submitit-local jobs" in first
+    records = {path.name: path for path in (tmp_path / "runs").glob("*.json")}
+    assert sorted(records) == ["strong_epochs=1_hidden=16_max_frames_per_epoch=16_data=tiny.json",
+                               "weak_cm_pixels_lam0.8_epochs=1_hidden=16_max_frames_per_epoch=16_data=tiny.json"]  # fmt: skip
+    logs = list((tmp_path / "submitit").glob("*/*_log.err"))
+    assert len(logs) == 2  # each run was its own submitit job, with its own log
+    strong, weak = sorted(records.values())
+    kept = (strong.read_bytes(), strong.stat().st_mtime_ns)
+    weak.unlink()  # the interruption: one run's record lost
+    second = _study(tmp_path, "--executor", "submitit-local")
+    assert "1 of 2 runs already finished" in second and "submitted 1 submitit-local jobs" in second
+    assert (strong.read_bytes(), strong.stat().st_mtime_ns) == kept and weak.exists()
+    assert len(list((tmp_path / "submitit").glob("*/*_log.err"))) == 3
+    table = (tmp_path / "tables" / "budget.md").read_text()
+    assert "| strong |" in table and "| weak | cm_pixels | 0.8 |" in table
+    assert json.loads((tmp_path / "tables" / "budget.json").read_text())[1]["name"] == weak.stem
+
+
+def test_slurm_jobs_ask_for_the_resources_given_on_the_command_line(tmp_path, monkeypatch):
+    fake_slurm = tmp_path / "bin"
+    fake_slurm.mkdir()
+    (fake_slurm / "srun").write_text("#!/bin/sh\nexit 0\n")
+    (fake_slurm / "srun").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake_slurm}:{os.environ['PATH']}")  # submitit looks for srun
+    options = units_lambda.parse_arguments(["--executor", "slurm", "--slurm-partition", "gpu", "--slurm-time", "90",
+                                            "--slurm-cpus", "4", "--slurm-gpus", "1", "--slurm-mem-gb", "16", "--jobs",
+                                            "3", "--submitit-folder", str(tmp_path / "jobs")])  # fmt: skip
+    script = executors.submitit_executor(options)._executor._make_submission_file_text("python run.py", "0")
+    for line in ("--partition=gpu", "--time=90", "--cpus-per-task=4", "--gpus-per-node=1", "--mem=16GB"):
+        assert f"#SBATCH {line}\n" in script, line
+    assert executors.threads_per_run(options) == 4
