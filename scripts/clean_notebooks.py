@@ -1,10 +1,12 @@
 """Cleans executed notebooks before they are committed, in place: only metadata and outputs change, never a source.
 
 - the widget state (`metadata.widgets`, hundreds of KB of tqdm models) is removed, and with it every
-  `application/vnd.jupyter.widget-view+json` output, which could only show "model not found" without it;
+  `application/vnd.jupyter.widget-view+json` output, which could only show "model not found" without it; an
+  interactive widget (not a progress bar) leaves WIDGET_NOTE instead of its raw repr
+  ("interactive(children=(IntSlider(...");
 - tqdm progress bars are removed, as widgets (their text/plain is the bar's first state, "0%|") and as text; of each
-  cell's bars only the first one, if it finished, stays as one line of text, e.g.
-  "L_M only: 100%|██████████| 12/12 [00:06<00:00, 2.13it/s]";
+  cell's bars only the first one, if it finished (its count reached its total: "100%" alone is rounded, 1836/1841
+  shows it too), stays as one line of text, e.g. "L_M only: 100%|██████████| 12/12 [00:06<00:00, 2.13it/s]";
 - local absolute paths in outputs (/work/..., /tmp/..., /home/..., /root/...) become relative to the notebook's folder
   when they are inside this repository's folder or beside it, else `<local>/NAME`;
 - the per-cell execution timestamps (`metadata.execution`, `metadata.papermill`) are dropped: they change on every run.
@@ -36,6 +38,11 @@ CHECKED = "# NBVAL_CHECK_OUTPUT"
 # A tqdm bar as text: "desc:  42%|████▏     | 5/12 [00:03<00:04, 1.6it/s]" (the description is optional).
 PROGRESS_BAR = re.compile(r"\d{1,3}%\|[^|\n]*\| *\d+(?:\.\d+)?[kMG]?/\S+ \[")
 FINISHED_BAR = re.compile(r"(?:^|\s)100%\|")
+BAR_COUNT = re.compile(r"\| *(\d+(?:\.\d+)?[kMG]?)/(\d+(?:\.\d+)?[kMG]?) \[")
+WIDGET_NOTE = "[an interactive widget (ipywidgets): run this cell in Jupyter to use it]"
+# The text/plain of an ipywidgets container, e.g. interact's "interactive(children=(IntSlider(...": what an earlier
+# cleaning kept of a widget whose view it removed.
+WIDGET_REPR = re.compile(r"^(?:interactive|[A-Z]\w*Box)\(children=\(")
 # An absolute path in one of the usual local roots, not inside a URL ("https://host/home/..." is left alone).
 LOCAL_PATH = re.compile(r"(?<![\w.:/~-])/(?:work|tmp|home|root|Users|private|var/folders|content|mnt|scratch)(?:/[^\s\"'`<>|:;,()\[\]{}]*)?")
 TEXT_MIMES = ("text/plain", "text/html", "text/markdown", "text/latex")
@@ -80,7 +87,13 @@ def _bar_summary(view: dict, widget_state: dict) -> str | None:
         return None
     text = f"{prefix.get('value', '')}|{'█' * 10}|{suffix.get('value', '')}"
     text = " ".join(html.unescape(text).replace("\u2007", " ").replace("\u200b", "").split())
-    return text if FINISHED_BAR.search(text) else None  # tqdm may close a bar before redrawing its text
+    return text if finished(text) else None  # tqdm may close a bar before redrawing its text
+
+
+def finished(bar: str) -> bool:
+    """Whether a tqdm bar's text shows it done: 100 % and its count equal to its total."""
+    count = BAR_COUNT.search(bar)
+    return bool(FINISHED_BAR.search(bar)) and count is not None and count.group(1) == count.group(2)
 
 
 def _is_progress_widget(output: dict) -> bool:
@@ -101,7 +114,7 @@ def _clean_outputs(outputs: list, widget_state: dict, notebook_folder: Path) -> 
             lines = []
             for line in _terminal_lines(_text(output["text"])):
                 if PROGRESS_BAR.search(line):
-                    if kept_summary or not FINISHED_BAR.search(line):
+                    if kept_summary or not finished(line):
                         kept_summary = True
                         continue
                     kept_summary = True
@@ -111,9 +124,9 @@ def _clean_outputs(outputs: list, widget_state: dict, notebook_folder: Path) -> 
                 continue
             output["text"] = text
         if "data" in output:
-            output["data"].pop(WIDGET_VIEW, None)
-            if not output["data"]:
-                continue
+            widget = output["data"].pop(WIDGET_VIEW, None) is not None
+            if widget or WIDGET_REPR.match(_text(output["data"].get("text/plain", ""))):
+                output["data"] = {"text/plain": WIDGET_NOTE}
             for mime in TEXT_MIMES:
                 if mime in output["data"]:
                     output["data"][mime] = _without_paths(_text(output["data"][mime]), notebook_folder)

@@ -179,7 +179,8 @@ def test_committed_without_widget_state_or_progress_bars(path):
     for output in _outputs(path):
         assert clean_notebooks.WIDGET_VIEW not in output.get("data", {}), "a widget view without its state"
         bars = [line for line in _output_text(output).splitlines() if clean_notebooks.PROGRESS_BAR.search(line)]
-        assert all(clean_notebooks.FINISHED_BAR.search(bar) for bar in bars), f"unfinished progress bars: {bars}"
+        assert all(clean_notebooks.finished(bar) for bar in bars), f"unfinished progress bars: {bars}"
+        assert not _output_text(output).startswith("interactive(children="), "a widget's raw repr"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)

@@ -27,7 +27,7 @@ from weakpose_lite.data.synthetic import SyntheticConfig, load_or_make_synthetic
 from weakpose_lite.files import write_text_atomic
 from weakpose_lite.model import ModelConfig
 from weakpose_lite.results import table_2, table_3, train_and_report_all
-from weakpose_lite.train import TrainConfig, resolve_device
+from weakpose_lite.train import TrainConfig, resolve_device, with_fields
 
 PAPER_LAMBDA = 0.8  # §3.4.1
 # The main job's budget: 16 epochs of 4,000 frames (8,000 steps) of a 256-wide network, minutes on 2 CPU cores.
@@ -73,7 +73,7 @@ def model_configs(config: ReproduceConfig) -> dict[str, TrainConfig]:
     return {
         "strong": replace(weak, mode="strong"),
         "weak": weak,
-        "lm_only": replace(weak, lam=1.0, epochs=config.lm_only_epochs),
+        "lm_only": with_fields(weak, lam=1.0, epochs=config.lm_only_epochs),
     }
 
 
@@ -114,8 +114,8 @@ def reproduce(config: ReproduceConfig) -> dict:
     records, test = reproduce_skeleton(config, config.skeleton, output)
     summary = summarise(records)
     weak = config.training
-    summary |= {"weak_lambda": weak.lam, "loss_units": weak.loss_units}
-    if weak.lam == PAPER_LAMBDA:
+    summary |= {"weak_lambda": weak.loss.lam, "loss_units": weak.loss.units}
+    if weak.loss.lam == PAPER_LAMBDA:
         summary |= {"weak_lambda_0.8_mpjpe_mm": summary["weak_mpjpe_mm"], "weak_lambda_0.8_bone_ratio": summary["weak_bone_ratio"]}
     if config.hands and config.skeleton == "body":
         summary |= summarise(reproduce_skeleton(config, "body_hands", output / "body_hands")[0], "body_hands_")
@@ -126,7 +126,7 @@ def reproduce(config: ReproduceConfig) -> dict:
         f"weak {summary['weak_bone_ratio']:.3f}, strong {summary['strong_bone_ratio']:.3f}"
     )
     print(
-        f"weak (λ = {weak.lam}, {weak.loss_units}) / strong: MPJPE {summary['weak_over_strong']:.3f}, P-MPJPE "
+        f"weak (λ = {weak.loss.lam}, {weak.loss.units}) / strong: MPJPE {summary['weak_over_strong']:.3f}, P-MPJPE "
         f"{summary['weak_over_strong_p_mpjpe']:.3f}; {summary['seconds']:.0f} s in all; files in {output}/"
     )
     write_text_atomic(output / "summary.json", json.dumps(summary, indent=1))
