@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from weakpose_lite.configs import CommandParser, add_arguments, checked, from_arguments, option, run_command
+from weakpose_lite.configs import CommandParser, add_arguments, checked, checked_replace, from_arguments, option, run_command
 
 
 @dataclass(frozen=True)
@@ -96,3 +96,11 @@ def test_checked_refuses_a_parameter_of_the_wrong_type_in_one_line(values, messa
 def test_checked_accepts_what_the_annotations_allow():
     assert checked(Inner, width=3, rate=1) == Inner(3, 1)
     assert checked(Outer, source="a", target="b", cap=None, size=[1, 2.5], inner=Inner()).size == [1, 2.5]
+
+
+def test_checked_replace_changes_the_named_fields_and_checks_them_as_checked_does():
+    assert checked_replace(Inner(3, 0.25), rate=0.75) == Inner(3, 0.75)
+    with pytest.raises(ValueError, match="parameter width must be int, got str '5'"):
+        checked_replace(Inner(), width="5")
+    with pytest.raises(ValueError, match="rate must be at most 1, got 2"):
+        checked_replace(Outer("a", "b"), inner=Inner(rate=2))

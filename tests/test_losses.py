@@ -6,7 +6,10 @@ import pytest
 import torch
 
 from weakpose_lite import losses
-from weakpose_lite.cameras import look_at_rotation, rotate_to_camera, rotate_to_world, world_to_camera
+from weakpose_lite.cameras import Camera, look_at_rotation, rotate_to_camera, rotate_to_world, world_to_camera
+from weakpose_lite.losses import LossConfig
+from weakpose_lite.model import NormalisationStats
+from weakpose_lite.views import Views
 
 pytestmark = pytest.mark.usefixtures("float64_default")  # compared against float64 references
 
@@ -124,10 +127,14 @@ def test_reprojection_scaled_orthographic_divides_by_root_depth():
     relative[:, 1] = 0  # joint 1 is the root
     root = torch.tensor([[0.0, -900, 100], [50.0, -1100, -80]])
     reprojected = losses.reproject_average_pose(relative, root, K, R, t, projection="scaled_orthographic")
-    camera_points = world_to_camera((relative + root[:, None]).unsqueeze(1), R, t)
-    root_depth = camera_points[..., 1, 2]
-    expected = camera_points[..., :2] / root_depth[..., None, None] @ K[..., :2, :2].transpose(-1, -2) + K[..., None, :2, 2]
-    torch.testing.assert_close(reprojected, expected)
+    for f in range(2):  # plain arithmetic: every joint divided by the root's depth in that view, then K
+        for c in range(3):
+            root_depth = (R[f, c, 2] @ (relative[f, 1] + root[f]) + t[f, c, 2]).item()
+            for j in range(4):
+                x, y, _ = (R[f, c] @ (relative[f, j] + root[f]) + t[f, c]).tolist()
+                (fx, skew, cx), (_, fy, cy) = K[f, c, 0].tolist(), K[f, c, 1].tolist()
+                expected = [fx * x / root_depth + skew * y / root_depth + cx, fy * y / root_depth + cy]
+                assert reprojected[f, c, j].tolist() == pytest.approx(expected, rel=1e-12)
     # the root itself projects exactly as under perspective
     perspective = losses.reproject_average_pose(relative, root, K, R, t)
     torch.testing.assert_close(reprojected[..., 1, :], perspective[..., 1, :])
@@ -270,3 +277,147 @@ def test_masked_mean_ignores_masked_out_values_whatever_they_hold(value):
 def test_masked_mean_refuses_a_mask_that_is_not_bool_of_the_values_shape(mask):
     with pytest.raises(ValueError, match=r"masked_mean: mask must be bool of the shape of values \(4,\)"):
         losses.masked_mean(torch.ones(4), mask)
+
+
+
+# ---- the weak objective (Eq. 3) in its units ----------------------------------------------------------------------
+
+
+def _batch(pixels, K, R, t, root_world, visible, usable, root_depth) -> Views:
+    """A batch of views with the fields the weak objective reads (F, C, J)."""
+    frames, views, joints, _ = pixels.shape
+    return Views(
+        relative_2d=torch.zeros(frames, views, joints, 2), visible=visible, usable=usable, pixels=pixels,
+        cameras=Camera(K, R, t, torch.zeros(frames, views, 5)), root_depth=root_depth, root_world=root_world,
+        root_valid=torch.ones(frames, dtype=torch.bool),
+    )  # fmt: skip
+
+
+def _stats(std_3d: float, std_2d: float, joints: int) -> NormalisationStats:
+    return NormalisationStats(torch.zeros(joints, 2), torch.full((joints, 2), std_2d), torch.zeros(joints, 3),
+                              torch.full((joints, 3), std_3d))  # fmt: skip
+
+
+# Two views of one frame through the same camera (R = I, 3 m away, f = 1000 px), two joints (the root at the world
+# origin): the views disagree by 60 mm on joint 1 (30 mm from their average each), and joint 1 is detected 5 px
+# (3, 4) from where the average re-projects. σ_X = 60 mm, σ_x = 0.02 (f σ_x = 20 px).
+_HAND_CASES = {
+    # units: (L_M's residual, L_M = mean of its Huber over 4 terms, L_R's residual, L_R likewise), by hand
+    ("cm", "pixels"): (3.0, 2 * (3.0 - 0.5) / 4, 5.0, 2 * (5.0 - 0.5) / 4),  # both linear
+    ("mm", "mm"): (30.0, 2 * (30.0 - 0.5) / 4, 15.0, 2 * (15.0 - 0.5) / 4),  # 5 px × Z / f = 15 mm, linear
+    ("mm", "pixels"): (30.0, 2 * (30.0 - 0.5) / 4, 5.0, 2 * (5.0 - 0.5) / 4),
+    ("normalised", "normalised"): (0.5, 2 * 0.5**2 / 2 / 4, 0.25, 2 * 0.25**2 / 2 / 4),  # both quadratic
+}
+
+
+def _hand_batch():
+    K = torch.tensor([[1000.0, 0, 500], [0, 1000.0, 400], [0, 0, 1]]).expand(1, 2, 3, 3)
+    R = torch.eye(3).expand(1, 2, 3, 3)
+    t = torch.tensor([0.0, 0, 3000]).expand(1, 2, 3)
+    predicted = torch.tensor([[[[0.0, 0, 0], [0, -600, 0]], [[0, 0, 0], [60, -600, 0]]]])  # (1, 2, 2, 3)
+    # the average's joint 1, (30, -600, 0) mm, projects to (500 + 1000·30/3000, 400 − 1000·600/3000) = (510, 200)
+    pixels = torch.tensor([[[500.0, 400], [513, 204]]]).expand(1, 2, 2, 2)
+    every = torch.ones(1, 2, 2, dtype=torch.bool)
+    return predicted, _batch(pixels, K, R, t, torch.zeros(1, 3), every, every[..., 0], torch.full((1, 2), 3000.0))
+
+
+@pytest.mark.parametrize("units", _HAND_CASES, ids=lambda pair: "_".join(pair))
+def test_each_unit_puts_a_known_residual_in_the_expected_huber_zone_with_the_hand_computed_value(units):
+    multiview_residual, multiview, reprojection_residual, reprojection = _HAND_CASES[units]
+    predicted, batch = _hand_batch()
+    config = LossConfig(lam=0.8, multiview_unit=units[0], reprojection_unit=units[1])
+    stats = _stats(std_3d=60.0, std_2d=0.02, joints=2)
+    residuals = losses.weak_residuals(predicted, batch, batch, config, "perspective", stats)
+    torch.testing.assert_close(residuals.multiview, torch.tensor([[[0.0, multiview_residual]] * 2]))
+    torch.testing.assert_close(residuals.reprojection, torch.tensor([[[0.0, reprojection_residual]] * 2]))
+    terms = losses.weak_objective(predicted, batch, batch, config, "perspective", stats)
+    assert terms["multiview"].item() == pytest.approx(multiview, rel=1e-12)
+    assert terms["reprojection"].item() == pytest.approx(reprojection, rel=1e-12)
+    assert terms["loss"].item() == pytest.approx(0.8 * multiview + 0.2 * reprojection, rel=1e-12)
+
+
+def _huber_mean(distances: list[float], delta: float) -> float:
+    return sum(_huber_reference(d, delta) for d in distances) / max(len(distances), 1)
+
+
+def _weak_loss_by_loops(predicted, batch, config, projection, std_3d, std_2d_rms) -> tuple[float, float, float]:
+    """Eq. 3-11 one frame, view and joint at a time in Python floats: (L_M, L_R, λ L_M + (1 − λ) L_R)."""
+    frames, views, joints, _ = predicted.shape
+    cameras = batch.cameras
+    multiview_distances, reprojection_distances = [], []
+    for f in range(frames):
+        used = [c for c in range(views) if batch.usable[f, c]]
+        world = {c: [[sum(cameras.R[f, c, k, i].item() * predicted[f, c, j, k].item() for k in range(3))  # Rᵀ x
+                      for i in range(3)] for j in range(joints)] for c in used}  # fmt: skip
+        average = [[sum(world[c][j][i] for c in used) / len(used) for i in range(3)] for j in range(joints)]
+        divide_by = {"cm": 10.0, "mm": 1.0, "normalised": std_3d}[config.multiview_unit]
+        for c in used:
+            for j in range(joints):
+                multiview_distances.append(math.dist(average[j], world[c][j]) / divide_by)
+        root = batch.root_world[f].tolist()
+        for c in used:
+            R, t, K = cameras.R[f, c].tolist(), cameras.t[f, c].tolist(), cameras.K[f, c].tolist()
+            root_depth = sum(R[2][k] * root[k] for k in range(3)) + t[2]
+            focal = (K[0][0] + K[1][1]) / 2
+            multiply_by = {"pixels": 1.0, "mm": root_depth / focal, "normalised": 1 / (focal * std_2d_rms)}
+            for j in range(joints):
+                if not batch.visible[f, c, j]:
+                    continue
+                point = [sum(R[i][k] * (average[j][k] + root[k]) for k in range(3)) + t[i] for i in range(3)]
+                depth = point[2] if projection == "perspective" else root_depth
+                pixel = [K[0][0] * point[0] / depth + K[0][1] * point[1] / depth + K[0][2], K[1][1] * point[1] / depth + K[1][2]]
+                distance = math.dist(pixel, batch.pixels[f, c, j].tolist()) * multiply_by[config.reprojection_unit]
+                reprojection_distances.append(distance)
+    multiview = _huber_mean(multiview_distances, config.huber_delta)
+    reprojection = _huber_mean(reprojection_distances, config.huber_delta)
+    return multiview, reprojection, config.lam * multiview + (1 - config.lam) * reprojection
+
+
+@pytest.mark.parametrize("projection", ["perspective", "scaled_orthographic"])
+@pytest.mark.parametrize("units", ["cm_pixels", "mm", "mm_pixels", "normalised", "normalised_pixels", "cm_mm"])
+def test_weak_objective_matches_equation_3_computed_by_plain_loops(units, projection):
+    generator = torch.Generator().manual_seed(11)
+    frames, views, joints = 3, 4, 5
+    K, R, t = _rig(frames, views, generator)
+    K = K * torch.tensor([[1.0, 1, 1], [1, 0.93, 1], [1, 1, 1]])  # f_x ≠ f_y: the focal length is their mean
+    root_world = torch.randn(frames, 3, generator=generator) * 200 + torch.tensor([0.0, -1000, 0])
+    predicted = torch.randn(frames, views, joints, 3, generator=generator) * 200
+    predicted[..., 0, :] = 0  # joint 0 is the root
+    usable = torch.rand(frames, views, generator=generator) > 0.3
+    usable[:, :2] = True
+    visible = (torch.rand(frames, views, joints, generator=generator) > 0.2) & usable[..., None]
+    pixels = torch.rand(frames, views, joints, 2, generator=generator) * torch.tensor([1920.0, 1080])
+    root_depth = world_to_camera(root_world[:, None, None], R, t)[..., 0, 2]
+    batch = _batch(pixels, K, R, t, root_world, visible, usable, root_depth)
+    stats = NormalisationStats(torch.zeros(joints, 2), 0.01 + torch.rand(joints, 2, generator=generator) * 0.1,
+                               torch.zeros(joints, 3), 20 + torch.rand(joints, 3, generator=generator) * 100)  # fmt: skip
+    config = LossConfig.in_units(units, lam=0.7, huber_delta=1.5)
+    terms = losses.weak_objective(predicted, batch, batch, config, projection, stats)
+    expected = _weak_loss_by_loops(predicted, batch, config, projection, stats.std_3d.mean().item(),
+                                   math.sqrt(stats.std_2d.square().mean().item()))  # fmt: skip
+    got = (terms["multiview"].item(), terms["reprojection"].item(), terms["loss"].item())
+    assert got == pytest.approx(expected, rel=1e-10)
+
+
+def test_weak_objective_detached_average_keeps_the_value():
+    predicted, batch = _hand_batch()
+    stats = _stats(60.0, 0.02, 2)
+    attached = losses.weak_objective(predicted, batch, batch, LossConfig(), "perspective", stats)
+    detached = losses.weak_objective(predicted, batch, batch, LossConfig(detach_average=True), "perspective", stats)
+    assert {k: v.item() for k, v in attached.items()} == {k: v.item() for k, v in detached.items()}
+
+
+def test_the_warm_up_projects_scaled_orthographically_then_in_perspective():
+    assert [losses.warmup_projection(step, 3) for step in range(5)] == ["scaled_orthographic"] * 3 + ["perspective"] * 2
+    assert losses.warmup_projection(0, 0) == "perspective"
+
+
+@pytest.mark.parametrize("units", ["cm_pixels", "mm_pixels", "mm", "normalised", "normalised_pixels", "cm_normalised"])
+def test_a_units_name_reads_back_as_itself(units):
+    assert LossConfig.in_units(units).units == units
+
+
+@pytest.mark.parametrize("units", ["mixed", "cm", "pixels", "mm_inches", ""])
+def test_a_units_name_that_names_no_unit_pair_is_refused(units):
+    with pytest.raises(ValueError, match=f"loss_units must be L_M's unit .* got '{units}'"):
+        LossConfig.in_units(units)

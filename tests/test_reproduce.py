@@ -46,7 +46,7 @@ def test_a_bad_value_fails_before_any_training_in_one_line(tmp_path, capsys):
     from weakpose_lite.reproduce import main
 
     assert main(["--lam", "1.5", "--output", str(tmp_path / "run")]) == 2
-    assert capsys.readouterr().err == "error: TrainConfig.lam must be in [0, 1], got 1.5\n"
+    assert capsys.readouterr().err == "error: LossConfig.lam must be in [0, 1], got 1.5\n"
     assert main(["--epochs", "0", "--output", str(tmp_path / "run")]) == 2
     assert "epochs must be at least 1" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()

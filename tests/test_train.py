@@ -9,8 +9,11 @@ import torch
 from weakpose_lite.checkpoints import TrainingState, load_checkpoint
 from weakpose_lite.data.synthetic import SyntheticConfig, make_synthetic_splits
 from weakpose_lite.inference import evaluate
+from weakpose_lite.losses import LossConfig
 from weakpose_lite.model import ModelConfig
-from weakpose_lite.train import TrainConfig, export_model, load_model, load_or_train, sample_views, train
+from weakpose_lite.train import (
+    TrainConfig, config_from_dict, export_model, load_model, load_or_train, sample_views, train, with_fields,
+)  # fmt: skip
 from weakpose_lite.views import make_views
 
 QUICK = TrainConfig(model=ModelConfig(hidden=32, dropout=0.1), epochs=2, max_frames_per_epoch=48, views_per_frame=8,
@@ -33,10 +36,18 @@ def test_weak_training_runs_without_any_groundtruth_and_gives_the_same_model(spl
     blind = train(QUICK, blind_train, blind_validation)
     sighted = train(QUICK, splits["train"], splits["validation"])
     assert all(torch.isfinite(p).all() for p in blind.model.parameters())
-    assert blind.history[-1]["train_loss"] < blind.history[0]["train_loss"] * 1.5
     assert "validation_mpjpe_mm" not in blind.history[0]
     # Identical weights with and without groundtruth: the weak path cannot have read it.
     assert _same_weights(blind.model, sighted.model)
+
+
+@pytest.mark.parametrize("mode", ["weak", "strong"])
+def test_training_lowers_its_training_and_validation_losses_epoch_after_epoch(splits, mode):
+    history = train(with_fields(QUICK, mode=mode, epochs=4, learning_rate=2e-3), splits["train"], splits["validation"]).history
+    for key in ("train_loss", "validation_loss"):
+        losses = [record[key] for record in history]
+        assert all(later < earlier for earlier, later in zip(losses, losses[1:])), (key, losses)
+        assert losses[-1] < 0.9 * losses[0], (key, losses)
 
 
 def test_strong_training_uses_triangulated_targets_not_groundtruth(splits):
@@ -59,10 +70,20 @@ def test_seeded_runs_are_identical_and_seeds_differ(splits):
     assert not _same_weights(first.model, other.model)
 
 
-def test_resumed_run_reaches_the_same_weights_as_an_uninterrupted_one(splits, tmp_path):
+def test_resumed_run_reaches_the_same_weights_as_an_uninterrupted_one(splits, tmp_path, monkeypatch):
     config = dataclasses.replace(QUICK, epochs=3, selection="validation_loss")
     straight = train(config, splits["train"], splits["validation"], tmp_path / "straight")
-    train(config, splits["train"], splits["validation"], tmp_path / "resumed", stop_after_epochs=1)
+    saved = TrainingState.save
+
+    def interrupted_after_epoch_1(state, path, config):
+        saved(state, path, config)
+        if path.name == "last.pt" and state.epoch == 1:
+            raise KeyboardInterrupt("stopped")
+
+    monkeypatch.setattr(TrainingState, "save", interrupted_after_epoch_1)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, splits["train"], splits["validation"], tmp_path / "resumed")
+    monkeypatch.undo()
     assert load_checkpoint(tmp_path / "resumed" / "last.pt")["epoch"] == 1
     resumed = train(config, splits["train"], splits["validation"], tmp_path / "resumed", resume=True)
     assert _same_weights(straight.model, resumed.model)
@@ -113,14 +134,19 @@ def test_evaluation_needs_groundtruth_and_counts_only_valid_joints(splits):
         ({"epochs": 0}, "epochs must be at least 1"),
         ({"lam": 1.5}, r"lam must be in \[0, 1\]"),
         ({"lam": float("nan")}, r"lam must be in \[0, 1\]"),
-        ({"loss_units": "inches"}, "loss_units must be one of"),
+        ({"loss_units": "inches"}, "loss_units must be L_M's unit"),
+        ({"multiview_unit": "pixels"}, "multiview_unit must be one of cm, mm, normalised"),
+        ({"reprojection_views": "some"}, "reprojection_views must be one of sampled, all"),
+        ({"huber_delta": 0.0}, "huber_delta must be a positive number"),
+        ({"projection": "scaled_orthographic"}, "projection was removed"),
+        ({"loss_weight": 1.0}, "TrainConfig has no field loss_weight"),
         ({"learning_rate": 0.0}, "learning_rate must be a positive number"),
         ({"warmup_fraction": -0.1}, r"warmup_fraction must be in \[0, 1\]"),
     ],
 )
 def test_configurations_that_cannot_train_are_refused_when_built(changes, message):
     with pytest.raises(ValueError, match=message):
-        dataclasses.replace(QUICK, **changes)
+        with_fields(QUICK, **changes)
 
 
 def test_a_validation_split_with_one_view_per_frame_is_refused_before_training(splits):
@@ -182,3 +208,32 @@ def test_load_or_train_loads_only_a_model_of_the_same_config_and_data(splits, tm
     other_data = splits["train"].subset(torch.arange(splits["train"].num_frames // 2))
     retrained = load_or_train(QUICK, other_data, splits["validation"], pretrained)
     assert not _same_weights(retrained.model, trained.model)
+
+
+def test_fields_are_changed_by_their_command_line_names_in_whichever_config_holds_them():
+    changed = with_fields(QUICK, lam=0.3, multiview_unit="mm", hidden=64, seed=2)
+    assert (changed.loss.lam, changed.loss.units, changed.model.hidden, changed.seed) == (0.3, "mm_pixels", 64, 2)
+    assert changed.model.dropout == QUICK.model.dropout and changed.epochs == QUICK.epochs
+
+
+@pytest.mark.parametrize(
+    "units, pair",
+    [("cm_pixels", ("cm", "pixels")), ("mm_pixels", ("mm", "pixels")), ("mm", ("mm", "mm")),
+     ("normalised", ("normalised", "normalised"))],
+)  # fmt: skip
+def test_an_older_flat_config_reads_as_this_versions_nested_one(units, pair):
+    """What the lesson checkpoints, study records and results files of earlier versions hold."""
+    old = {key: value for key, value in dataclasses.asdict(QUICK).items() if key not in ("loss", "model")}
+    old |= {"lam": 0.6, "loss_units": units, "projection": "perspective", "patience": None, "huber_delta": 2.0,
+            "detach_average": True, "reprojection_views": "all", "model": {"hidden": 32, "residual_blocks": 2, "dropout": 0.1}}
+    config = config_from_dict(old)
+    assert (config.loss.multiview_unit, config.loss.reprojection_unit) == pair and config.loss.units == units
+    assert config.loss == LossConfig(0.6, *pair, huber_delta=2.0, detach_average=True, reprojection_views="all")
+    assert dataclasses.replace(config, loss=QUICK.loss) == QUICK
+    assert config_from_dict(dataclasses.asdict(config)) == config
+
+
+@pytest.mark.parametrize("field, value", [("projection", "scaled_orthographic"), ("patience", 5)])
+def test_an_older_config_using_a_removed_choice_is_refused_naming_it(field, value):
+    with pytest.raises(ValueError, match=f"TrainConfig.{field} was removed"):
+        config_from_dict({**dataclasses.asdict(QUICK), field: value})

@@ -65,7 +65,6 @@ class TrainingState:
     def __init__(self, model, optimiser, scheduler, generator):
         self.model, self.optimiser, self.scheduler, self.generator = model, optimiser, scheduler, generator
         self.epoch = 0
-        self.started_at = 0
         self.history: list[dict] = []
         self.best_score = float("inf")
         self.best_epoch = -1
@@ -91,10 +90,6 @@ class TrainingState:
             write_text_atomic(folder / "history.json", json.dumps(self.history, indent=1))
             self.save(folder / "last.pt", config)
 
-    def should_stop(self, config) -> bool:
-        """Early stopping: ``config.patience`` epochs without a better selection score."""
-        return config.patience is not None and self.epoch - self.best_epoch >= config.patience
-
     def load(self, path: Path, config) -> None:
         """Restore everything from ``path`` (written with the same configuration) to continue exactly."""
         checkpoint = load_checkpoint(path)
@@ -106,7 +101,7 @@ class TrainingState:
         self.generator.set_state(checkpoint["generator"])
         torch.set_rng_state(checkpoint["torch_rng"])
         self.history = json.loads(checkpoint["history"])
-        self.epoch = self.started_at = checkpoint["epoch"]
+        self.epoch = checkpoint["epoch"]
         self.best_score, self.best_epoch = checkpoint["best_score"], checkpoint["best_epoch"]
         self.best_weights = checkpoint["best_model"]
 

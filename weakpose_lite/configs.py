@@ -82,6 +82,12 @@ def checked(config_type: type, **values):
     return config_type(**values)
 
 
+def checked_replace(config, **changes):
+    """``dataclasses.replace`` through ``checked``: the dataclass ``config`` with ``changes``, each checked against
+    its field's annotation (a notebook's parameters given to a ready-made configuration)."""
+    return checked(type(config), **{item.name: getattr(config, item.name) for item in dataclasses.fields(config)} | changes)
+
+
 def _has_type(value, kind) -> bool:
     optional, kind = _without_none(kind)
     if value is None:

@@ -13,6 +13,7 @@ import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -23,7 +24,8 @@ from weakpose_lite.files import write_text_atomic
 from weakpose_lite.inference import evaluate, evaluation_monitor
 from weakpose_lite.metrics import PROTOCOL
 from weakpose_lite.skeleton import get_skeleton
-from weakpose_lite.train import TrainConfig, export_model, train
+from weakpose_lite.threads import training_threads
+from weakpose_lite.train import TrainConfig, config_from_dict, export_model, train
 from weakpose_lite.views import make_views
 
 
@@ -32,11 +34,11 @@ def train_and_report_all(
     read_splits: Callable[[], dict[str, MultiViewDataset]] | None = None,
 ) -> dict[str, dict]:  # fmt: skip
     """``train_and_report`` for each named config; with ``processes`` > 1 that many at once, each in a fresh process
-    with an equal share of the CPU threads, reading the same splits itself with ``read_splits`` (which must pickle:
+    with ``threads.training_threads()`` threads, reading the same splits itself with ``read_splits`` (which must pickle:
     a module-level function or a ``functools.partial`` of one). Returns the records by name, in ``configs``' order."""
     if processes <= 1 or read_splits is None:
         return {name: train_and_report(name, config, splits, output) for name, config in configs.items()}
-    threads = max(1, torch.get_num_threads() // processes)
+    threads = training_threads()
     with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
         jobs = {name: pool.submit(_train_and_report_in_worker, name, config, read_splits, output, threads)
                 for name, config in configs.items()}  # fmt: skip
@@ -85,8 +87,12 @@ def write_results(path: str | Path, record: dict) -> None:
 
 
 def load_results(path: str | Path) -> dict:
-    """Read a results file written by ``write_results``."""
-    return json.loads(Path(path).read_text())
+    """Read a results file written by ``write_results``: strict JSON (a bare NaN or Infinity is an error)."""
+    return json.loads(Path(path).read_text(), parse_constant=partial(_not_json, path))
+
+
+def _not_json(path: str | Path, constant: str):
+    raise ValueError(f"{path}: not strict JSON: {constant} where a number or null belongs")
 
 
 def _without_nan(value):
@@ -107,12 +113,13 @@ def table_2(strong: dict, weak: dict, more: dict[str, dict] | None = None) -> st
     ``more`` adds a row per labelled record (its MPJPE over strong's)."""
     skeleton = strong["skeleton"]
     ours_strong, ours_weak = strong["evaluation"]["mpjpe_mm"], weak["evaluation"]["mpjpe_mm"]
+    weak_loss = config_from_dict(weak["config"]).loss  # a record of this version or an older one
     reported = paper.TABLE_2_MPJPE_MM[skeleton]
     lines = [
         f"Table 2 ({skeleton}): mean MPJPE, mm        strong      weak   weak/strong",
         f"  paper (Panoptic, reported)          {_number(reported['strong'])} {_number(reported['weak'])}"
         f"   {reported['weak'] / reported['strong']:.3f}",
-        f"  {'this run (weak: λ = ' + str(weak['config']['lam']) + ', ' + weak['config']['loss_units'] + ')':<36}"
+        f"  {'this run (weak: λ = ' + str(weak_loss.lam) + ', ' + weak_loss.units + ')':<36}"
         f"{_number(ours_strong)} {_number(ours_weak)}"
         f"   {ours_weak / ours_strong:.3f}",
         f"  P-MPJPE, this run                   {_number(strong['evaluation']['p_mpjpe_mm'])}"

@@ -7,8 +7,8 @@
   ``lam = 1`` is L_M alone (it drifts), ``lam = 0`` is L_R alone. This path never reads 3D groundtruth: ``train``
   hands it ``dataset.without_groundtruth()``, and its statistics come from 2D (``NormalisationStats.from_2d``).
 
-The units of the weak terms (``loss_units``, default ``"cm_pixels"``: L_M in centimetres, L_R in pixels, the
-data's own units) decide which of Huber's zones the residuals sit in, and so what λ means: see ``losses``.
+Both objectives, and the units of the weak terms (``LossConfig``, default L_M in centimetres and L_R in pixels, the
+data's own units), live in ``losses``; a step goes train -> losses -> cameras and back, never into train again.
 
 All the training data lives as ``Views`` on the device; a batch is ``views[frames, view_ids]`` (frames shuffled,
 views sampled among those usable), with no per-sample Python. Seeded runs are deterministic on the CPU, also across a
@@ -21,27 +21,27 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
 from weakpose_lite import losses
-from weakpose_lite.cameras import rotate_to_world
 from weakpose_lite.checkpoints import TrainingState, load_checkpoint, write_checkpoint
 from weakpose_lite.configs import option
 from weakpose_lite.data.dataset import MultiViewDataset
 from weakpose_lite.inference import evaluate, predict
+from weakpose_lite.losses import LossConfig
 from weakpose_lite.model import LiftingNetwork, ModelConfig, NormalisationStats
 from weakpose_lite.progress import progress_bar
 from weakpose_lite.skeleton import get_skeleton
 from weakpose_lite.views import Views, make_views
 
 MODES = ("strong", "weak")
-LOSS_UNITS = ("cm_pixels", "normalised", "mm", "mm_pixels", "mixed")
 SELECTIONS = ("auto", "validation_mpjpe", "validation_loss")
-MM_PER_CM = 10.0
+# Fields older configurations carried, each with the one value it took in every run this kit can still repeat.
+REMOVED_FIELDS = {"projection": "perspective", "patience": None}
 
 
 @dataclass(frozen=True)
@@ -49,12 +49,8 @@ class TrainConfig:
     """Every training choice, with the paper's defaults (§3.4.1); the CLI and papermill fill the same fields."""
 
     mode: str = option("weak", "strong (3D targets triangulated from 2D) or weak (λ·L_M + (1 − λ)·L_R)")
-    lam: float = option(0.8, "λ of Eq. 3, in [0, 1] (weak only)")
-    loss_units: str = option("cm_pixels", f"units of L_M / L_R, one of {', '.join(LOSS_UNITS)} (train's docstring)")
-    projection: str = option("perspective", "re-projection after the warm-up: perspective or scaled_orthographic")
+    loss: LossConfig = field(default_factory=LossConfig)
     warmup_fraction: float = option(0.2, "share of the steps re-projected scaled-orthographically (weak only)")
-    detach_average: bool = option(False, "stop the gradient through W̄ (the paper leaves it open)")
-    reprojection_views: str = option("sampled", "views L_R re-projects W̄ into: sampled (those predicted) or all")
     output_statistics: str = option("per_joint", "the weak network's output mean and spread from 2D: per_joint or isotropic")
     epochs: int = option(100, "epochs")
     frames_per_batch: int = option(8, "frames per batch")
@@ -62,29 +58,23 @@ class TrainConfig:
     learning_rate: float = option(5e-4, "Adam's learning rate")
     lr_decay: float = option(0.96, "learning rate factor per epoch")
     weight_decay: float = option(1e-5, "Adam's weight decay")
-    huber_delta: float = option(1.0, "δ of Huber's loss (Eq. 15), in the loss units")
     model: ModelConfig = field(default_factory=ModelConfig)
     min_visible_joints: int = option(6, "a view with fewer detected joints is not an input")
     selection: str = option("auto", "validation_mpjpe, validation_loss, or auto (strong: MPJPE, weak: its loss)")
-    patience: int | None = option(None, "stop after this many epochs without improvement; none: every epoch")
     max_frames_per_epoch: int | None = option(None, "cap an epoch's frames (quick runs); none: every frame once")
     seed: int = option(0, "seed of every random draw")
     device: str = option("auto", "auto (CUDA when available), cpu, cuda, ...")
 
     def __post_init__(self):
         _check_choice("mode", self.mode, MODES)
-        _check_choice("loss_units", self.loss_units, LOSS_UNITS)
         _check_choice("selection", self.selection, SELECTIONS)
-        _check_choice("projection", self.projection, ("perspective", "scaled_orthographic"))
-        _check_choice("reprojection_views", self.reprojection_views, ("sampled", "all"))
         _check_choice("output_statistics", self.output_statistics, ("per_joint", "isotropic"))
-        for name in ("lam", "warmup_fraction"):
-            if not 0 <= getattr(self, name) <= 1:
-                raise ValueError(f"TrainConfig.{name} must be in [0, 1], got {getattr(self, name)}")
+        if not 0 <= self.warmup_fraction <= 1:
+            raise ValueError(f"TrainConfig.warmup_fraction must be in [0, 1], got {self.warmup_fraction}")
         for name in ("epochs", "frames_per_batch", "views_per_frame"):
             if getattr(self, name) < 1:
                 raise ValueError(f"TrainConfig.{name} must be at least 1, got {getattr(self, name)}")
-        for name in ("learning_rate", "lr_decay", "huber_delta"):
+        for name in ("learning_rate", "lr_decay"):
             if not (math.isfinite(getattr(self, name)) and getattr(self, name) > 0):
                 raise ValueError(f"TrainConfig.{name} must be a positive number, got {getattr(self, name)}")
 
@@ -98,7 +88,46 @@ class TrainConfig:
     @property
     def label(self) -> str:
         """A short name for progress bars and tables."""
-        return "strong" if self.mode == "strong" else f"weak (λ={self.lam}, {self.loss_units})"
+        return "strong" if self.mode == "strong" else f"weak (λ={self.loss.lam}, {self.loss.units})"
+
+
+def with_fields(config: TrainConfig, **changes) -> TrainConfig:
+    """``config`` with ``changes``, each named as on the command line: a field of ``TrainConfig``, ``LossConfig`` or
+    ``ModelConfig`` (``lam=0.3``, ``hidden=64``), or ``loss`` / ``model`` whole (a dataclass or a dict).
+
+    Older configurations are read too: ``loss_units`` ("cm_pixels", ...) sets both units (``LossConfig.in_units``),
+    and a removed field (``REMOVED_FIELDS``) is dropped when it holds the one value it took in every run this kit
+    can still repeat; with any other value it is refused, naming the field.
+    """
+    changes = dict(changes)
+    for name, only_value in REMOVED_FIELDS.items():
+        if name in changes and changes.pop(name) != only_value:
+            raise ValueError(f"TrainConfig.{name} was removed: only {name}={only_value!r} can still be read")
+    loss, model = _nested(LossConfig, changes.pop("loss", config.loss)), _nested(ModelConfig, changes.pop("model", config.model))
+    if "loss_units" in changes:
+        units = LossConfig.in_units(changes.pop("loss_units"))
+        loss = replace(loss, multiview_unit=units.multiview_unit, reprojection_unit=units.reprojection_unit)
+    loss = replace(loss, **_taken(changes, LossConfig))
+    model = replace(model, **_taken(changes, ModelConfig))
+    unknown = set(changes) - {item.name for item in fields(TrainConfig)}
+    if unknown:
+        raise ValueError(f"TrainConfig has no field {', '.join(sorted(unknown))} (nor LossConfig or ModelConfig)")
+    return replace(config, **changes, loss=loss, model=model)
+
+
+def config_from_dict(saved: dict) -> TrainConfig:
+    """A saved configuration (``asdict`` of a ``TrainConfig`` in a checkpoint or a results record, this version's or
+    an older flat one) -> the ``TrainConfig``."""
+    return with_fields(TrainConfig(), **saved)
+
+
+def _nested(kind: type, value):
+    return kind(**value) if isinstance(value, dict) else value
+
+
+def _taken(changes: dict, kind: type) -> dict:
+    """The entries of ``changes`` that are fields of the dataclass ``kind``, removed from ``changes``."""
+    return {item.name: changes.pop(item.name) for item in fields(kind) if item.name in changes}
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
@@ -113,45 +142,6 @@ def sample_views(usable: Tensor, views_per_frame: int, generator: torch.Generato
     return scores.topk(min(views_per_frame, usable.shape[1]), dim=1).indices
 
 
-def weak_terms(
-    predicted: Tensor, batch: Views, seen: Views, config: TrainConfig, projection: str, stats: NormalisationStats
-) -> dict[str, Tensor]:
-    """Predictions (B, V, J, 3) of ``batch`` (B, V) -> {"multiview": L_M, "reprojection": L_R, "loss": Eq. 3}, in
-    ``config.loss_units``; L_R re-projects W̄ into the views ``seen`` of the same frames (B, V'): ``batch`` itself or
-    every view of its frames (``config.reprojection_views``)."""
-    world = rotate_to_world(predicted, batch.cameras.R)  # Eq. 5
-    average = losses.average_pose(world, batch.usable)  # Eq. 6
-    target = average.detach() if config.detach_average else average
-    multiview_scale, _ = loss_scales(batch, config.loss_units, stats)
-    multiview = losses.multiview_consistency_loss(world / multiview_scale, target / multiview_scale, batch.usable, config.huber_delta)
-    visible = seen.visible & seen.usable.unsqueeze(-1) if seen is batch else seen.visible
-    cameras = seen.cameras
-    reprojected = losses.reproject_average_pose(average, seen.root_world, cameras.K, cameras.R, cameras.t, projection)
-    _, reprojection_scale = loss_scales(seen, config.loss_units, stats)
-    reprojection = losses.reprojection_loss(reprojected, seen.pixels, visible, reprojection_scale, config.huber_delta)
-    return {"multiview": multiview, "reprojection": reprojection, "loss": losses.weak_loss(multiview, reprojection, config.lam)}
-
-
-def loss_scales(batch: Views, units: str, stats: NormalisationStats) -> tuple[Tensor | float, Tensor | None]:
-    """A batch (B, V) -> what L_M's residuals are divided by, and what L_R's pixel residuals (B, V) are multiplied by
-    (None: raw pixels), in the given ``loss_units``."""
-    focal = (batch.cameras.K[..., 0, 0] + batch.cameras.K[..., 1, 1]) / 2  # (B, V)
-    scales = {
-        "cm_pixels": (MM_PER_CM, None),
-        "mm_pixels": (1.0, None),
-        "mixed": (stats.std_3d.mean(), None),
-        "mm": (1.0, batch.root_depth / focal),
-        "normalised": (stats.std_3d.mean(), 1 / (focal * stats.std_2d.square().mean().sqrt())),
-    }
-    return scales[units]
-
-
-def strong_terms(predicted: Tensor, batch: Views, config: TrainConfig) -> dict[str, Tensor]:
-    """Predictions (B, V, J, 3) -> {"loss": Huber of the 3D error against the triangulated targets}."""
-    valid = batch.target_valid.unsqueeze(1) & batch.usable.unsqueeze(-1)
-    return {"loss": losses.supervised_loss(predicted, batch.targets, valid, config.huber_delta)}
-
-
 def batch_terms(
     model: LiftingNetwork, views: Views, frames: Tensor, view_ids: Tensor, config: TrainConfig, projection: str
 ) -> dict[str, Tensor]:
@@ -159,9 +149,9 @@ def batch_terms(
     batch = views[frames, view_ids]
     predicted = predict(model, batch)
     if config.mode == "strong":
-        return strong_terms(predicted, batch, config)
-    seen = batch if config.reprojection_views == "sampled" else views[frames]
-    return weak_terms(predicted, batch, seen, config, projection, model.stats)
+        return losses.strong_objective(predicted, batch, config.loss)
+    seen = batch if config.loss.reprojection_views == "sampled" else views[frames]
+    return losses.weak_objective(predicted, batch, seen, config.loss, projection, model.stats)
 
 
 def build_model(config: TrainConfig, views: Views, skeleton_name: str) -> LiftingNetwork:
@@ -184,7 +174,7 @@ def validation_loss(model: LiftingNetwork, views: Views, config: TrainConfig, se
     total, count = 0.0, 0
     for frames in views.trainable_frames.split(256):
         view_ids = sample_views(views.usable[frames], config.views_per_frame, generator)
-        terms = batch_terms(model, views, frames, view_ids, config, config.projection)
+        terms = batch_terms(model, views, frames, view_ids, config, "perspective")
         total += terms["loss"].item() * len(frames)
         count += len(frames)
     return total / count
@@ -212,12 +202,11 @@ def train(
     validation_set: MultiViewDataset,
     output: str | Path | None = None,
     resume: bool = False,
-    stop_after_epochs: int | None = None,
     epoch_metrics: Callable[[LiftingNetwork], dict[str, float]] | None = None,
 ) -> TrainResult:
     """Train one model; with ``output`` write ``best.pt``, ``history.json`` and ``last.pt`` there each epoch.
 
-    ``resume`` continues from ``output/last.pt``. ``stop_after_epochs`` ends the call early (to test resuming).
+    ``resume`` continues from ``output/last.pt``.
     ``epoch_metrics``, called with the network after each epoch, adds its numbers to that epoch's history (e.g. an
     evaluation against groundtruth held by the caller, to plot learning curves); they select nothing.
     """
@@ -237,7 +226,7 @@ def train(
         state.load(Path(output) / "last.pt", config)
     steps_per_epoch = _steps_per_epoch(config, len(train_views.trainable_frames))
     warmup_steps = round(config.warmup_fraction * steps_per_epoch * config.epochs) if config.mode == "weak" else 0
-    with progress_bar(total=config.epochs, initial=state.epoch, desc=config.label, unit="epoch") as epochs:
+    with progress_bar(total=config.epochs, initial=state.epoch, desc=config.label, unit="epoch", log_each_update=True) as epochs:
         for epoch in range(state.epoch, config.epochs):
             started = time.perf_counter()
             running = _train_epoch(state, train_views, config, steps_per_epoch, warmup_steps, epoch)
@@ -247,10 +236,8 @@ def train(
             record |= epoch_metrics(model) if epoch_metrics is not None else {}
             scheduler.step()
             state.finish_epoch(record, config, output)
-            epochs.update(1)
             epochs.set_postfix({k: f"{v:.2f}" for k, v in record.items() if k.startswith(("train_loss", "validation"))})
-            if state.should_stop(config) or (stop_after_epochs is not None and epoch + 1 - state.started_at >= stop_after_epochs):
-                break
+            epochs.update(1)  # after the postfix: off a terminal this writes the epoch's line
     model.load_state_dict(state.best_weights)
     return TrainResult(model, state.history, state.best_epoch)
 
@@ -287,7 +274,7 @@ def _train_epoch(state, views: Views, config: TrainConfig, steps: int, warmup_st
     sums: dict[str, float] = {}
     for step, batch_frames in enumerate(progress_bar(batches, total=steps, leave=False, desc=f"epoch {epoch + 1}")):
         view_ids = sample_views(views.usable[batch_frames], config.views_per_frame, state.generator)
-        projection = "scaled_orthographic" if epoch * steps + step < warmup_steps else config.projection
+        projection = losses.warmup_projection(epoch * steps + step, warmup_steps)
         terms = batch_terms(state.model, views, batch_frames, view_ids, config, projection)
         state.optimiser.zero_grad(set_to_none=True)
         terms["loss"].backward()
@@ -332,10 +319,9 @@ def load_or_train(
 
 
 def _same_training(checkpoint: dict, config: TrainConfig, train_set: MultiViewDataset) -> bool:
-    def without_device(fields: dict) -> dict:
-        return {key: value for key, value in fields.items() if key != "device"}
-
-    same_config = without_device(checkpoint["config"]) == without_device(asdict(config))
+    """The checkpoint's configuration (read as ``config_from_dict`` reads older ones) is ``config``, the device
+    aside, and it was trained on ``train_set``."""
+    same_config = replace(config_from_dict(checkpoint["config"]), device=config.device) == config
     return same_config and checkpoint.get("trained_on") == train_set.fingerprint()
 
 
@@ -343,7 +329,7 @@ def load_model(path: str | Path, best: bool = True) -> tuple[LiftingNetwork, Tra
     """A checkpoint -> the network (best weights by default, in eval mode) and its training configuration."""
     checkpoint = load_checkpoint(path)
     try:
-        config = TrainConfig(**{**checkpoint["config"], "model": ModelConfig(**checkpoint["config"]["model"])})
+        config = config_from_dict(checkpoint["config"])
         weights = checkpoint["best_model" if best else "model"]
         stats = NormalisationStats(*(weights[name] for name in ("mean_2d", "std_2d", "mean_3d", "std_3d")))
         model = LiftingNetwork(config.model, get_skeleton(checkpoint["skeleton"]), stats)
