@@ -8,17 +8,23 @@ Prints, measured in one run on the same data and the same model:
 - the machine's measured fp32 matmul GFLOP/s (2048² by default) and the fraction of it each step reaches, counting
   6 FLOPs per weight per sample (2 forward, 4 backward) for the network's linear layers;
 - the network's linear layers alone, forward and backward at the paper's batch: the ceiling that any training step
-  built on the same matrix products can reach (at 128 rows a product runs well below the 2048² peak).
+  built on the same matrix products can reach (at 128 rows a product runs well below the 2048² peak);
+- steps per second of the same step with each speed option a GPU may want, side by side with the plain step, each on
+  a fresh copy of the network (``--options``): ``torch.compile`` of the network, bf16 autocast of its forward
+  (the losses stay fp32), and batches copied from host memory each step instead of indexed from the device-resident
+  dataset (the kit's way; on a CPU the two are the same memory). None is on in ``train`` (benchmarks/README.md).
 
-    python benchmarks/train_throughput.py [--json] [--hidden 1024] [--steps 30]
+    python benchmarks/train_throughput.py [--json] [--hidden 1024] [--steps 30] [--options compiled bf16_autocast host_copy]
     python benchmarks/train_throughput.py --panoptic-epoch     # time a 220k-frame × 31-view epoch (use a GPU)
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import functools
 import time
+from collections.abc import Callable
 
 import torch
 from timing import report  # benchmarks/timing.py
@@ -26,9 +32,10 @@ from torch.utils.data import DataLoader, Dataset
 
 from weakpose_lite.cameras import Camera, rotate_to_world
 from weakpose_lite.data.synthetic import SyntheticConfig, make_synthetic_splits
+from weakpose_lite import losses
 from weakpose_lite.losses import average_pose, multiview_consistency_loss, reproject_average_pose, reprojection_loss
 from weakpose_lite.model import ModelConfig, count_parameters
-from weakpose_lite.train import TrainConfig, batch_terms, build_model, loss_scales, resolve_device, sample_views
+from weakpose_lite.train import TrainConfig, batch_terms, build_model, resolve_device, sample_views
 from weakpose_lite.views import Views, make_views
 
 
@@ -93,6 +100,74 @@ def time_kit_steps(model, views: Views, config: TrainConfig, frames_per_batch: i
     return _samples_per_second(step, steps, device)
 
 
+def plain(model: torch.nn.Module, views: Views) -> tuple[torch.nn.Module, Views | None]:
+    """The kit's step as ``train`` runs it: the dataset's tensors resident on the device, a batch an index."""
+    return model, None
+
+
+def compiled(model: torch.nn.Module, views: Views) -> tuple[torch.nn.Module, Views | None]:
+    """The network's layers through ``torch.compile`` (the losses and the optimiser stay eager)."""
+    model.network = torch.compile(model.network)
+    return model, None
+
+
+def bf16_autocast(model: torch.nn.Module, views: Views) -> tuple[torch.nn.Module, Views | None]:
+    """The network's forward (and so its backward) in bfloat16 under autocast; its output, and the losses, fp32."""
+    forward, device_type = model.forward, model.mean_2d.device.type
+
+    def autocast_forward(*inputs):
+        with torch.autocast(device_type, dtype=torch.bfloat16):
+            return forward(*inputs).float()
+
+    model.forward = autocast_forward
+    return model, None
+
+
+def host_copy(model: torch.nn.Module, views: Views) -> tuple[torch.nn.Module, Views | None]:
+    """The dataset kept in host memory: each step gathers its frames there and copies them to the device."""
+    return model, views.to("cpu")
+
+
+SPEED_OPTIONS: dict[str, Callable] = {"compiled": compiled, "bf16_autocast": bf16_autocast, "host_copy": host_copy}
+
+
+def time_speed_options(model, views: Views, config: TrainConfig, steps: int, options: list[str]) -> dict[str, dict]:
+    """Steps per second of the weak step at the paper's batch, plain and with each option, each on a fresh copy of
+    ``model`` with its own Adam; ``setup_s`` is the option's set-up and first step (compilation included)."""
+    figures = {}
+    for name in ["plain", *options]:
+        prepare = plain if name == "plain" else SPEED_OPTIONS[name]
+        started = time.perf_counter()
+        network, host_views = prepare(copy.deepcopy(model), views)
+        step = _weak_step(network, views, host_views, config)
+        step()
+        setup = time.perf_counter() - started
+        figures[name] = {"steps_per_s": _samples_per_second(step, steps, views.usable.device), "setup_s": setup}
+    return figures
+
+
+def _weak_step(model, views: Views, host_views: Views | None, config: TrainConfig) -> Callable[[], int]:
+    """One weak step (sampling, forward, L_M + L_R, backward, fused Adam) at the paper's batch, returning 1 (steps
+    done); with ``host_views`` its frames are gathered in host memory and copied to the device first."""
+    optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate, fused=True)
+    trainable, device = views.trainable_frames, views.usable.device
+    generator = torch.Generator(device=device).manual_seed(0)
+
+    def step() -> int:
+        frames = trainable[torch.randint(len(trainable), (config.frames_per_batch,), generator=generator, device=device)]
+        view_ids = sample_views(views.usable[frames], config.views_per_frame, generator)
+        source, rows = views, frames
+        if host_views is not None:  # the frames' every view, copied; the batch then indexes the copy
+            source, rows = host_views[frames.cpu()].to(device), torch.arange(len(frames), device=device)
+        loss = batch_terms(model, source, rows, view_ids, config, "perspective")["loss"]
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        return 1
+
+    return step
+
+
 def _samples_per_second(step, steps: int, device: torch.device) -> float:
     for _ in range(3):
         step()
@@ -143,7 +218,8 @@ def time_dataloader_baseline(model, tensors: Views, config: TrainConfig, frames_
         cameras = batch.cameras
         world = rotate_to_world(predicted, cameras.R)
         average = average_pose(world, view_mask)
-        multiview_scale, reprojection_scale = loss_scales(batch, config.loss_units, model.stats)
+        multiview_scale = losses.multiview_scale(config.loss.multiview_unit, model.stats)
+        reprojection_scale = losses.reprojection_scale(batch, config.loss.reprojection_unit, model.stats)
         loss = 0
         for view in range(V):  # the per-view loss loop of peer projects
             one = slice(view, view + 1)
@@ -151,7 +227,7 @@ def time_dataloader_baseline(model, tensors: Views, config: TrainConfig, frames_
             reprojected = reproject_average_pose(average, batch.root_world, cameras.K[:, one], cameras.R[:, one], cameras.t[:, one])
             scale = None if reprojection_scale is None else reprojection_scale[:, one]
             reprojection = reprojection_loss(reprojected, batch.pixels[:, one], batch.visible[:, one], scale)
-            loss = loss + (config.lam * multiview + (1 - config.lam) * reprojection) / V
+            loss = loss + losses.weak_loss(multiview, reprojection, config.loss.lam) / V
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
@@ -175,6 +251,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--matmul-size", type=int, default=2048)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--panoptic-epoch", action="store_true", help="also time a Panoptic-sized epoch")
+    parser.add_argument("--options", nargs="*", choices=list(SPEED_OPTIONS), default=list(SPEED_OPTIONS),
+                        help="speed options timed beside the plain step (compiled takes tens of seconds to compile)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     arguments = parser.parse_args(argv)
     device = resolve_device(arguments.device)
@@ -209,6 +287,7 @@ def main(argv: list[str] | None = None) -> dict:
     for name, rate, fraction in measured:
         figures[f"gflops_{name}"] = figures[rate] * figures["flops_per_sample"] / 1e9
         figures[fraction] = figures[f"gflops_{name}"] / figures["matmul_gflops"]
+    figures["speed_options"] = time_speed_options(model, tensors, config, arguments.steps, arguments.options)
     if arguments.panoptic_epoch:
         figures["panoptic_epoch_seconds"] = panoptic_epoch_seconds(model, tensors, config)
     table = functools.partial(_print_table, paper_frames=paper_batch, large_frames=arguments.large_batch_frames,
@@ -231,6 +310,10 @@ def _print_table(figures: dict, paper_frames: int, large_frames: int, views: int
         print(f"DataLoader + per-view loop baseline, batch {paper_frames}x{views}: "
               f"{figures['dataloader_samples_per_s_paper_batch']:,.0f} samples/s; kit is "
               f"{figures['speedup_vs_dataloader']:.1f}x faster")
+    plain_rate = figures["speed_options"]["plain"]["steps_per_s"]
+    print(f"weak step, batch {paper_frames}x{views}, with each speed option (steps/s, x plain, set-up s incl. 1st step):")
+    for name, option in figures["speed_options"].items():
+        print(f"  {name:<14} {option['steps_per_s']:8.1f} {option['steps_per_s'] / plain_rate:6.2f}x {option['setup_s']:7.1f}")
     if "panoptic_epoch_seconds" in figures:
         print(f"Panoptic-sized epoch (220,553 frames x 31 views): {figures['panoptic_epoch_seconds'] / 60:.1f} min")
 
