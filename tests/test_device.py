@@ -126,8 +126,7 @@ def test_lifting_runs_on_meta_to_the_end(splits, on_meta, coordinate_frame):
     dataset = splits["test"]
     model = _network_on_meta(splits["train"], "weak")
     views = make_views(dataset, with_targets=False).to(META)
-    lifted = inference.lift_views(model, views, dataset.view_mask.to(META), coordinate_frame, min_visible_joints=6,
-                                  batch_size=256)  # fmt: skip
+    lifted = inference.lift_views(model, views, dataset.view_mask.to(META), coordinate_frame, batch_size=256)
     frames, joints = dataset.view_mask.shape[0], dataset.skeleton.num_joints
     assert lifted.poses.shape == (frames, joints, 3) and lifted.uncertainty.shape == (frames, joints)
     assert all(value.device == META for value in (lifted.status, lifted.views, lifted.poses, lifted.uncertainty))

@@ -394,7 +394,7 @@ def test_multi_view_frames_without_the_root_in_any_view_are_root_missing(checkpo
 def test_an_overflowing_network_output_is_not_finite_never_ok(model, test_set):
     views = make_views(test_set, with_targets=False)
     huge = dataclasses.replace(views, relative_2d=views.relative_2d * 1e36)
-    lifted = inference.lift_views(model, huge, test_set.view_mask, "world", 6)
+    lifted = inference.lift_views(model, huge, test_set.view_mask, "world")
     assert (lifted.status == inference.NOT_FINITE).all()
     assert torch.isnan(lifted.poses).all()
 

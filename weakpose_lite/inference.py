@@ -102,12 +102,14 @@ def fuse_views(predicted: Tensor, R: Tensor, usable: Tensor) -> tuple[Tensor, Te
     return average, spread
 
 
-def single_view_status(visible: Tensor, present: Tensor, root: int, min_visible_joints: int) -> Tensor:
-    """Detected joints (N, J), person present (N,) -> status (N,) long, an index into ``STATUSES``.
+def single_view_status(usable: Tensor, visible: Tensor, present: Tensor, root: int) -> Tensor:
+    """A view usable (N,) (``Views.usable``, whose rule is ``views.make_views``'), detected joints (N, J), person
+    present (N,) -> status (N,) long, an index into ``STATUSES``.
 
-    The first failing condition wins: nobody detected, then the root missing, then too few joints detected.
+    The first failing condition wins: nobody detected, then the root missing, then (what else leaves a view unusable)
+    too few joints detected.
     """
-    status = torch.where(visible.sum(-1) < min_visible_joints, TOO_FEW_JOINTS, OK)
+    status = torch.where(usable, OK, TOO_FEW_JOINTS)
     status = torch.where(visible[:, root], status, ROOT_MISSING)
     return torch.where(present, status, NO_PERSON)
 
@@ -132,8 +134,8 @@ class LiftedPoses:
 
 
 def lift_views(
-    model: LiftingNetwork, views: Views, present: Tensor, coordinate_frame: str, min_visible_joints: int,
-    batch_size: int = EVALUATION_BATCH, progress: Callable[[int], object] | None = None,
+    model: LiftingNetwork, views: Views, present: Tensor, coordinate_frame: str, batch_size: int = EVALUATION_BATCH,
+    progress: Callable[[int], object] | None = None,
 ) -> LiftedPoses:  # fmt: skip
     """Views (F, C) with present (F, C) -> one lifted row per frame: in the world frame by fusing the views
     (``coordinate_frame="world"``), else the first view's root-relative pose in its camera frame."""
@@ -148,7 +150,7 @@ def lift_views(
         status = multi_view_status(present, views.visible[..., root], fused)
         poses, uncertainty = to_absolute(average, views.root_world.to(average.dtype)), spread
     else:
-        status = single_view_status(views.visible[:, 0], present[:, 0], root, min_visible_joints)
+        status = single_view_status(views.usable[:, 0], views.visible[:, 0], present[:, 0], root)
         poses, uncertainty = average, torch.full_like(spread, math.nan)
     status = torch.where((status == OK) & ~torch.isfinite(poses).all((-1, -2)), NOT_FINITE, status)
     lifted = (status == OK)[:, None]

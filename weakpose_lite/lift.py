@@ -77,8 +77,7 @@ def lift(config: LiftConfig) -> LiftResult:
     with progress_bar(total=views.usable.shape[0], desc="lifting", unit="frame") as progress:
         network_started = time.perf_counter()
         lifted = inference.lift_views(
-            model, views, detections.dataset.view_mask, detections.coordinate_frame, min_visible, config.batch_size,
-            progress.update,
+            model, views, detections.dataset.view_mask, detections.coordinate_frame, config.batch_size, progress.update,
         )  # fmt: skip
         network_seconds = time.perf_counter() - network_started
     result = LiftResult(

@@ -54,13 +54,13 @@ def train_and_report(name: str, config: TrainConfig, splits: dict[str, MultiView
     """Train one model into ``output/name/`` (checkpoints, history, and the network alone as ``model.pt``), evaluate
     it on the test split, write ``output/name.json``; -> its record. The history carries the validation split's
     MPJPE, P-MPJPE and bone ratio after each epoch (``inference.evaluation_monitor``; they select nothing), for the
-    learning curves of notebook 04."""
+    learning curves of notebook 04. Both splits are read with the run's ``min_visible_joints``."""
     validation = splits["validation"]
-    monitor = evaluation_monitor(make_views(validation, with_targets=False), validation.skeleton)
+    monitor = evaluation_monitor(make_views(validation, False, config.min_visible_joints), validation.skeleton)
     result = train(config, splits["train"], validation, output / name, epoch_metrics=monitor)
     export_model(output / name / "model.pt", result, config, splits["train"])
     test = splits["test"]
-    evaluation = evaluate(result.model, make_views(test, with_targets=False), test.skeleton)
+    evaluation = evaluate(result.model, make_views(test, False, config.min_visible_joints), test.skeleton)
     record = results_record(name, config, evaluation, test.summary(), result.best_epoch, test.skeleton_name)
     write_results(output / f"{name}.json", record)
     return record
