@@ -54,14 +54,21 @@ def test_bad_input_error_names_file_and_field(name):
     assert entry["error"] in message, message
 
 
+def _with_rotation(R: np.ndarray) -> Camera:
+    """One float64 camera (1, 1) with rotation ``R``, 3 m from the origin, a pinhole lens."""
+    K = torch.tensor([[1500.0, 0, 960], [0, 1500, 540], [0, 0, 1]], dtype=torch.float64)
+    return Camera(K[None, None], torch.tensor(R)[None, None], torch.tensor([[[0.0, 0, 3000]]], dtype=torch.float64),
+                  torch.zeros(1, 1, 5, dtype=torch.float64))  # fmt: skip
+
+
 def test_rotation_tolerance_accepts_rounded_rotation_and_refuses_a_small_shear():
     angle = 0.3
     rotation = np.array([[np.cos(angle), -np.sin(angle), 0], [np.sin(angle), np.cos(angle), 0], [0, 0, 1]])
-    validation.check_rotation(np.round(rotation, 9), "c.json", "cameras[0].R")  # printed to 9 decimals, as on disk
+    validation.check_cameras(_with_rotation(np.round(rotation, 9)), "c.json", ["cameras"])  # 9 decimals, as on disk
     sheared = rotation.copy()
     sheared[0, 1] += 1e-5
-    with pytest.raises(ValueError, match=r"c.json: cameras\[0\].R must be orthonormal"):
-        validation.check_rotation(sheared, "c.json", "cameras[0].R")
+    with pytest.raises(ValueError, match=r"c.json: camera_R\[0, 0\] must be orthonormal"):
+        validation.check_cameras(_with_rotation(sheared), "c.json", ["cameras"])
 
 
 def test_frame_with_fewer_than_two_views_is_refused_with_its_frame_number():

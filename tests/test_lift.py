@@ -447,3 +447,32 @@ def test_bad_flags_are_one_line_with_status_2_and_debug_shows_the_traceback(chec
     assert debug.returncode != 0 and "Traceback" in debug.stderr
     wrong = subprocess.run([*command[:-2], "--batch-size", "many", "-o", "x.json"], capture_output=True, text=True)
     assert wrong.returncode == 2 and wrong.stderr.count("\n") == 1 and "--batch-size" in wrong.stderr
+
+
+@pytest.mark.parametrize("defect", ["one_centre", "far_centre", "folding_lens"])
+def test_a_dataset_file_whose_cameras_fail_the_gate_is_refused_before_lifting(defect, checkpoint, test_set, tmp_path, capsys):
+    K, R, t, dist = (p.clone() for p in (test_set.cameras.K, test_set.cameras.R, test_set.cameras.t, test_set.cameras.dist))
+    if defect == "one_centre":
+        t = torch.zeros_like(t)  # the case: lift said "ok" for every row, 212-487 mm off
+    elif defect == "far_centre":
+        t[0, 1] = R[0, 1] @ torch.tensor([0.0, 0.0, -1e30])
+    else:
+        dist[0, 2, 0] = 50.0
+    dataclasses.replace(test_set, cameras=Camera(K, R, t, dist)).save(tmp_path / "test.npz")
+    output = tmp_path / "poses.json"
+    assert lift.main([str(checkpoint), str(tmp_path / "test.npz"), "-o", str(output)]) == 2
+    error = capsys.readouterr().err
+    expected = {"one_centre": "two distinct centres", "far_centre": "camera_t[0, 1] must put the camera centre",
+                "folding_lens": "camera_dist[0, 2] must be a lens invertible"}[defect]  # fmt: skip
+    assert error.startswith("error: test.npz: ") and expected in error and error.count("\n") == 1, error
+    assert not output.exists()
+
+
+def test_a_float64_dataset_file_lifts_as_its_float32_copy(checkpoint, test_set, tmp_path):
+    float64 = dataclasses.replace(test_set, keypoints_2d=test_set.keypoints_2d.double(),
+                                  confidence=test_set.confidence.double(), points_3d=test_set.points_3d.double(),
+                                  cameras=test_set.cameras.to(torch.float64))  # fmt: skip
+    float64.save(tmp_path / "float64.npz")
+    test_set.save(tmp_path / "float32.npz")
+    poses = [_poses(_run(checkpoint, tmp_path / f"{name}.npz", tmp_path / f"{name}.json")) for name in ("float64", "float32")]
+    np.testing.assert_array_equal(poses[0], poses[1])

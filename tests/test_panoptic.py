@@ -317,9 +317,9 @@ def _same_centre_as_camera_0(offset_mm: float):
         (_set(1, "resolution", [0, -5]), r"cameras\[1\].resolution must be two positive integers .*got \[0, -5\]"),
         (_set(1, "resolution", [1920, 0]), r"cameras\[1\].resolution must be two positive integers"),
         (_set(0, "resolution", [640.25, 480]), r"cameras\[0\].resolution must be two positive integers"),
-        (_same_centre_as_camera_0(0.0), r"must stand at two distinct centres or more \(1.0 mm apart\) to triangulate, "
-                                        r"got all 3 within 0.000 mm"),
-        (_same_centre_as_camera_0(0.5), r"got all 3 within 0.500 mm of one another"),
+        (_same_centre_as_camera_0(0.0), r"must stand at two distinct centres or more \(one more than 1.0 mm from "
+                                        r"their mean\) to triangulate, got all 3 within 0.000 mm"),
+        (_same_centre_as_camera_0(0.5), r"got all 3 within 0.333 mm of their mean"),
         (_set(2, "distCoef", [50.0, 0, 0, 0, 0]), r"cameras\[2\].distCoef must be a lens invertible over the "
                                                   r"1920x1080 image .* got pixels without an inverse"),
         (_set(0, "distCoef", [-0.2, -0.5, 0, 0, 0]), r"cameras\[0\].distCoef must be a lens invertible"),

@@ -32,6 +32,9 @@ POINTS_PER_BLOCK = 1 << 16
 # Largest distance (normalised units) between an undistorted point, distorted again, and its input for ``undistort``
 # to call it converged: 1e-6 is about 1e-3 px at Panoptic's focal lengths, 20 times float32's round-off there.
 UNDISTORT_TOLERANCE = 1e-6
+# Cameras whose centres all lie within this of their mean stand at one centre: every ray they cast starts there, so
+# nothing can be triangulated from them (Panoptic's nearest HD cameras are 1.2 m apart, VGA 20 cm).
+SAME_CENTRE_MM = 1.0
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,14 @@ class Camera:
 def stack_cameras(cameras: list[Camera], dim: int = 0) -> Camera:
     """N cameras of equal batch shape (...) -> one camera of batch shape (N, ...), the new dimension at ``dim``."""
     return Camera(*(torch.stack([getattr(c, f) for c in cameras], dim) for f in ("K", "R", "t", "dist")))
+
+
+def centres_apart(centres: Tensor, seen: Tensor) -> Tensor:
+    """Camera centres (..., C, 3) mm, seen (..., C) bool -> (...) bool: some seen centre lies more than
+    ``SAME_CENTRE_MM`` from the seen centres' mean (False for fewer than two seen)."""
+    weights = seen.to(centres.dtype).unsqueeze(-1)
+    mean = (centres * weights).sum(-2, keepdim=True) / weights.sum(-2, keepdim=True).clamp(min=1)
+    return torch.where(seen, (centres - mean).norm(dim=-1), 0).amax(-1) > SAME_CENTRE_MM
 
 
 def pinhole_intrinsics(focal: float, width: float, height: float, dtype: torch.dtype = torch.float32) -> Tensor:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, fields
 import torch
 from torch import Tensor
 
-from weakpose_lite.cameras import Camera, perspective_projection, pixels_to_normalised, undistort
+from weakpose_lite.cameras import Camera, centres_apart, perspective_projection, pixels_to_normalised, undistort
 from weakpose_lite.progress import progress_bar
 
 # A view that sees the point behind itself costs as much as a re-projection error this large (more than any image
@@ -46,8 +46,9 @@ MIN_RAY_ANGLE_DEG = 1.0
 class Triangulation:
     """Triangulated joints: points (F, J, 3) world mm, valid (F, J) bool, reprojection_error_px (F, J).
 
-    ``valid``: the joint was seen with positive weight in at least two views whose rays are at least
-    ``MIN_RAY_ANGLE_DEG`` apart (and the solve was not degenerate); elsewhere ``points`` and
+    ``valid``: the joint was seen with positive weight in at least two views, from distinct centres
+    (``cameras.centres_apart``), whose rays are at least ``MIN_RAY_ANGLE_DEG`` apart (and the solve was not
+    degenerate); elsewhere ``points`` and
     ``reprojection_error_px`` are exactly 0. ``reprojection_error_px`` is the
     confidence-weighted RMS distance, in undistorted pixels, between the detections and the re-projected point, over
     the views that saw the joint (with the point in front of them).
@@ -155,7 +156,7 @@ def _observe(keypoints_2d: Tensor, confidence: Tensor, view_mask: Tensor, camera
     return _Observations(
         normalised=normalised,
         weights=weights,
-        valid=((weights > 0).sum(-1) >= 2) & _rays_apart(normalised, weights > 0, R),
+        valid=centres_apart(cameras.center.unsqueeze(-3), weights > 0) & _rays_apart(normalised, weights > 0, R),
         R=R,
         t=cameras.t.unsqueeze(-3),
         focal=focal.unsqueeze(-3),

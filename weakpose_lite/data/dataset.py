@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 
 from weakpose_lite.cameras import Camera
-from weakpose_lite.data.formats.validation import check_intrinsics, check_rotation, check_where
+from weakpose_lite.data.formats.validation import FLOAT32_MAX, check_cameras, check_detections, check_where
 from weakpose_lite.files import atomic_path
 from weakpose_lite.skeleton import Skeleton, get_skeleton
 
@@ -150,7 +150,8 @@ class MultiViewDataset:
 
         Every member's ``.npy`` header is checked first (dtype, shape against the other fields and the skeleton,
         bytes against what the member holds and what the file may inflate to), so a small file declaring a huge array
-        is refused before anything is allocated; then the cameras must be rotations with invertible intrinsics.
+        is refused before anything is allocated; then the values pass the detection and camera gates. Float64 arrays
+        are read as float32, the precision the kit computes in (the gates checked they fit).
         """
         path = Path(path)
         try:
@@ -163,6 +164,7 @@ class MultiViewDataset:
             _check_layouts(layouts, header, path.name)
             arrays = {name: _read_array(archive, layouts[name], path.name) for name in _ARRAY_LAYOUTS}
         _check_values(arrays, header, path.name)
+        arrays = {name: array.astype(np.float32) if array.dtype == np.float64 else array for name, array in arrays.items()}
         tensors = {name: torch.from_numpy(arrays[name]) for name in _TENSOR_FIELDS}
         camera = Camera(*(torch.from_numpy(arrays[f"camera_{name}"]) for name in _CAMERA_FIELDS))
         return cls(
@@ -195,9 +197,7 @@ _MAX_HEADER_BYTES = 64 << 20
 # A file may inflate to 100 times its size, or 256 MiB if that is more: real datasets are float coordinates that
 # deflate compresses about 1.5-fold, while a member of zeros inflates 1000-fold (the 2 MB file that asked for 2 GiB).
 _MAX_EXPANSION, _MIN_INFLATE_BYTES = 100, 256 << 20
-# Cameras are stored in float32, which rounds a rotation by about 1e-7; 1e-4 refuses any scale or shear that moves
-# a projection visibly and accepts every rounding.
-_ROTATION_TOLERANCE = 1e-4
+_DETECTION_FIELDS = {"keypoints": "keypoints_2d", "confidence": "confidence"}
 
 
 class _Layout(NamedTuple):
@@ -251,8 +251,8 @@ def _read_header(archive: zipfile.ZipFile, layout: _Layout, source: str) -> dict
                          f"{layout.dtype.str} {layout.shape}")  # fmt: skip
     try:
         header = json.loads(str(_read_array(archive, layout, source)))
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{source}: header must be JSON, got {error}") from error
+    except (ValueError, RecursionError) as error:  # JSONDecodeError, and JSON that Python refuses (4,300+ digits)
+        raise ValueError(f"{source}: header must be JSON, got {str(error).split(';')[0]}") from error
     if not isinstance(header, dict):
         raise ValueError(f"{source}: header must be a JSON object, got {type(header).__name__}")
     if header.get("format_version") != FORMAT_VERSION:
@@ -299,18 +299,17 @@ def _read_array(archive: zipfile.ZipFile, layout: _Layout, source: str) -> np.nd
 
 
 def _check_values(arrays: dict[str, np.ndarray], header: dict, source: str) -> None:
-    """Finite cameras that are rotations with invertible intrinsics, indices within their name lists, confidences in
-    [0, 1], finite keypoints and groundtruth finite or NaN."""
-    for name in ("camera_K", "camera_R", "camera_t", "camera_dist", "keypoints_2d", "confidence"):
-        check_where(np.isfinite(arrays[name]), arrays[name], source, name, "finite")
-    check_where(~np.isinf(arrays["points_3d"]), arrays["points_3d"], source, "points_3d", "finite or NaN")
-    confidence = arrays["confidence"]
-    check_where((confidence >= 0) & (confidence <= 1), confidence, source, "confidence", "in [0, 1]")
+    """Indices within their name lists, groundtruth finite in float32 or NaN, then the two gates: detections
+    (``validation.check_detections``) and each sequence's cameras (``validation.check_cameras``)."""
     for name, names in (("sequence_index", "sequence_names"), ("subject_index", "subject_names")):
         index, count = arrays[name], len(header[names])
         check_where((index >= 0) & (index < count), index, source, name, f"in [0, {count}) ({names})")
-    check_rotation(arrays["camera_R"], source, "camera_R", _ROTATION_TOLERANCE)
-    check_intrinsics(arrays["camera_K"], source, "camera_K")
+    points = arrays["points_3d"]
+    check_where(np.isnan(points) | (np.abs(points) <= FLOAT32_MAX), points, source, "points_3d", "finite in float32 or NaN")
+    check_detections(torch.from_numpy(arrays["keypoints_2d"]), torch.from_numpy(arrays["confidence"]), source,
+                     lambda key, index: f"{_DETECTION_FIELDS[key]}[{', '.join(map(str, index))}]")  # fmt: skip
+    cameras = Camera(*(torch.from_numpy(arrays[f"camera_{name}"]) for name in _CAMERA_FIELDS))
+    check_cameras(cameras, source, [f"cameras of sequence {name!r}" for name in header["sequence_names"]])
 
 
 SPLITS = ("train", "validation", "test")

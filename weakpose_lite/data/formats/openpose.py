@@ -3,9 +3,9 @@
 One file: ``{"people": [{"pose_keypoints_2d": [x, y, c] * 18 or * 25, "hand_left_keypoints_2d": [x, y, c] * 21,
 "hand_right_keypoints_2d": ...}]}``; old OpenPose names the body field ``pose_keypoints``. The body layout (COCO-18
 or BODY_25) is told by its length and mapped to COCO-18 **by joint name** (BODY_25 moves the hips and legs). A joint
-not found is ``0, 0, 0``: read as confidence 0 and coordinates 0, the dataset's convention for "missing". A
-coordinate beyond ±``MAX_PIXELS`` (1e5 px, fifty times the width of a 4K image: no camera puts a detection there)
-is refused as a corrupt file rather than read as a joint.
+not found is ``0, 0, 0``: read as confidence 0 and coordinates 0, the dataset's convention for "missing". Every
+keypoint passes the detection gate (``validation.check_detections``): a coordinate beyond ±``MAX_PIXELS`` (1e5 px) or a
+confidence outside [0, 1] is refused as a corrupt file rather than read as a joint.
 
 Folder layout of one sequence (``VIEW_FOLDER`` / ``KEYPOINTS_FILE``): one folder per view named after the view's
 video, holding OpenPose's files for that video::
@@ -32,7 +32,7 @@ from torch import Tensor
 
 from weakpose_lite.data.formats.panoptic import Calibration
 from weakpose_lite.data.formats.validation import (
-    check_coordinates,
+    check_detections,
     check_layout,
     check_not_empty,
     check_views_per_frame,
@@ -50,7 +50,6 @@ BODY_FIELDS = ("pose_keypoints_2d", "pose_keypoints")
 HAND_FIELDS = ("hand_left_keypoints_2d", "hand_right_keypoints_2d")
 BODY_LAYOUTS = {"COCO": COCO18, "BODY_25": BODY25}
 OPENPOSE_VERSION = 1.3
-MAX_PIXELS = 1e5
 _KEYPOINTS_FILE = re.compile(r"(\d+)_keypoints\.json$")
 
 
@@ -112,11 +111,13 @@ def _read_hand(person: Any, name: str, source: str, field: str) -> np.ndarray:
 
 
 def _keypoint_values(values: list, source: str, field: str) -> np.ndarray:
-    """A flat list ``[x, y, c] * K`` of numbers -> (K, 3), its coordinates checked to lie within ±MAX_PIXELS."""
-    array = number_array(values, source, field, (len(values),))
-    coordinates = np.where(np.arange(len(array)) % 3 < 2, array, 0.0)  # every third value is a confidence
-    check_coordinates(coordinates, MAX_PIXELS, source, field, "px")
-    return array.reshape(-1, 3)
+    """A flat list ``[x, y, c] * K`` of numbers -> (K, 3), through the detection gate, each value named by its place
+    in the list."""
+    array = number_array(values, source, field, (len(values),)).reshape(-1, 3)
+    keypoints = torch.from_numpy(array)
+    check_detections(keypoints[:, :2], keypoints[:, 2], source,
+                     lambda key, index: f"{field}[{3 * index[0] + (index[1] if key == 'keypoints' else 2)}]")  # fmt: skip
+    return array
 
 
 def write_openpose(path: str | Path, keypoints: Tensor, confidence: Tensor, model_pose: str = "COCO") -> None:

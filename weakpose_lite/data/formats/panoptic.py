@@ -29,12 +29,9 @@ from torch import Tensor
 
 from weakpose_lite.cameras import Camera
 from weakpose_lite.data.formats.validation import (
-    check_distinct_centres,
-    check_intrinsics,
-    check_lenses,
+    check_cameras,
     check_not_empty,
     check_resolution,
-    check_rotation,
     check_unique,
     field_of,
     integer_of,
@@ -54,6 +51,7 @@ NUM_HAND_JOINTS = 2 * len(HAND21)
 # What the writers put in the files' "version" fields (the readers do not check them).
 BODY_FILE_VERSION = 0.7
 HAND_FILE_VERSION = 0.5
+_FILE_KEYS = {"K": "K", "R": "R", "t": "t", "dist": "distCoef"}  # a Camera's fields -> a calibration's keys
 _BODY_FILE = re.compile(r"^body3DScene_(\d{8})\.json$")
 _HAND_FILE = re.compile(r"^handRecon3D_hd(\d{8})\.json$")
 
@@ -114,10 +112,10 @@ def read_calibration(path: str | Path, camera_type: str = "hd", dtype: torch.dty
     """Cameras (C,) of type ``camera_type`` from ``calibration_<seq>.json``, t converted from cm to mm.
 
     Only the cameras of the requested type are checked, so a damaged VGA camera does not stop HD work. Each must have
-    a rotation, invertible intrinsics, a resolution of two positive integers and a lens that ``cameras.undistort``
-    inverts over its whole image; their names must differ (the views' files are found by name), and two cameras or
-    more must not all stand at one centre, from which nothing can be triangulated (``validation``'s checks and
-    tolerances). A single camera is accepted: it serves single-view lifting.
+    a resolution of two positive integers and a name of its own (the views' files are found by name); together they
+    pass the camera gate (``validation.check_cameras``: a rotation, invertible intrinsics, a centre within reach, a
+    lens that ``cameras.undistort`` inverts over its whole image, and not all at one centre). A single camera is
+    accepted: it serves single-view lifting.
     """
     path = Path(path)
     source = path.name
@@ -129,32 +127,28 @@ def read_calibration(path: str | Path, camera_type: str = "hd", dtype: torch.dty
     if not chosen:
         raise ValueError(f"{source}: cameras has no camera of type {camera_type!r}, found types {sorted(set(types))}")
     fields = [camera["field"] for camera in chosen]
-    check_lenses(*(np.stack([camera[key] for camera in chosen]) for key in ("K", "dist", "resolution")), source,
-                 [f"{field}.distCoef" for field in fields])  # fmt: skip
     check_unique([camera["name"] for camera in chosen], source, [f"{field}.name" for field in fields],
                  f"the {camera_type!r} cameras")  # fmt: skip
-    centres = np.stack([-camera["R"].T @ camera["t"] for camera in chosen])  # (C, 3) mm
-    check_distinct_centres(centres, source, f"cameras of type {camera_type!r}")
+    check_cameras(_stacked(chosen, torch.float64)[None], source, [f"cameras of type {camera_type!r}"],
+                  lambda key, index: f"{fields[index[1]]}.{_FILE_KEYS[key]}",
+                  torch.tensor([camera["resolution"] for camera in chosen])[None])  # fmt: skip
     chosen.sort(key=lambda camera: (camera["panel"], camera["node"]))
-
-    def stacked(key: str) -> Tensor:
-        return torch.tensor(np.stack([camera[key] for camera in chosen]), dtype=dtype)
-
     return Calibration(
-        cameras=Camera(K=stacked("K"), R=stacked("R"), t=stacked("t"), dist=stacked("dist")),
+        cameras=_stacked(chosen, dtype),
         names=tuple(camera["name"] for camera in chosen),
         image_sizes=torch.tensor([camera["resolution"] for camera in chosen]),
     )
+
+
+def _stacked(cameras: list[dict], dtype: torch.dtype) -> Camera:
+    """Cameras read by ``_read_camera`` -> one ``Camera`` (C,)."""
+    return Camera(*(torch.tensor(np.stack([camera[key] for camera in cameras]), dtype=dtype) for key in _FILE_KEYS))
 
 
 def _read_camera(camera: Any, source: str, field: str) -> dict:
     def number_field(key: str, *shapes: tuple[int, ...]) -> np.ndarray:
         return number_array(field_of(camera, key, source, field), source, f"{field}.{key}", *shapes)
 
-    K = number_field("K", (3, 3))
-    check_intrinsics(K, source, f"{field}.K")
-    R = number_field("R", (3, 3))
-    check_rotation(R, source, f"{field}.R")
     resolution = number_field("resolution", (2,))
     check_resolution(resolution, source, f"{field}.resolution")
     return {
@@ -163,8 +157,8 @@ def _read_camera(camera: Any, source: str, field: str) -> dict:
         "panel": integer_of(field_of(camera, "panel", source, field), source, f"{field}.panel"),
         "node": integer_of(field_of(camera, "node", source, field), source, f"{field}.node"),
         "resolution": [int(n) for n in resolution],
-        "K": K,
-        "R": R,
+        "K": number_field("K", (3, 3)),
+        "R": number_field("R", (3, 3)),
         "t": number_field("t", (3, 1), (3,)).reshape(3) * CM_TO_MM,
         "dist": number_field("distCoef", (5,)),
     }

@@ -13,33 +13,45 @@ which is exactly when K is invertible.
 Numbers are read as float64 but the kit computes in float32, so a number must also be finite in float32
 (``|x| ≤ FLOAT32_MAX``, 3.4e38): 1e39 would otherwise become inf in the tensors without a word.
 
-A calibration's cameras must also be usable together: a lens is refused when ``cameras.undistort`` cannot invert it
-over its image (``LENS_ROUND_TRIP_PX``), and cameras that all stand within ``SAME_CENTRE_MM`` of one another are
-refused, since nothing can be triangulated from one centre.
+Cameras, whatever made them (a calibration file, a dataset file, the synthetic rig), pass one gate,
+``check_cameras``: the checks above on K and R, a centre within ``MAX_CAMERA_DISTANCE_MM`` of the origin, a lens that
+``cameras.undistort`` inverts over its image (``LENS_ROUND_TRIP_PX``), and two cameras or more of a set not all at
+one centre (``cameras.SAME_CENTRE_MM``), from which nothing can be triangulated. Detections pass ``check_detections``.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from torch import Tensor
 
-from weakpose_lite.cameras import lens_inversion_error_px
+from weakpose_lite.cameras import SAME_CENTRE_MM, Camera, centres_apart, lens_inversion_error_px
 
 ROTATION_TOLERANCE = 1e-6
+# Rotations stored in float32 are rounded by about 1e-7; 1e-4 still refuses any scale or shear that moves a
+# projection visibly and accepts every rounding.
+FLOAT32_ROTATION_TOLERANCE = 1e-4
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 # A lens whose undistortion, distorted again, misses a pixel of its image by more than this is refused (a usable
 # lens round-trips to 1e-12 px; cameras.UNDISTORT_TOLERANCE already turns a miss of 2e-3 px into NaN).
 LENS_ROUND_TRIP_PX = 0.01
-# Cameras closer than this are at one centre (Panoptic's nearest HD cameras are 1.2 m apart, VGA 20 cm).
-SAME_CENTRE_MM = 1.0
+# A camera centre farther than this from the world origin is refused: Panoptic's stand 3 m from it and no room or
+# stadium where people are filmed is 200 m across, while a corrupt or mis-scaled translation lands far beyond.
+MAX_CAMERA_DISTANCE_MM = 1e5
+# A detection beyond ±MAX_PIXELS (1e5 px, fifty times the width of a 4K image: no camera puts one there) is refused
+# as corrupt rather than read as a joint; a confidence must lie in [0, 1], as every detector writes it.
+MAX_PIXELS = 1e5
+CAMERA_KEYS = ("K", "R", "t", "dist")
 
 
 def read_json(path: str | Path) -> Any:
-    """The parsed content of a JSON file; malformed JSON is reported with its line and column."""
+    """The parsed content of a JSON file; malformed JSON is reported with its line and column, JSON that Python
+    refuses to parse (an integer of more than 4,300 digits, arrays nested a thousand deep) in one line too."""
     path = Path(path)
     try:
         text = path.read_text()
@@ -51,6 +63,8 @@ def read_json(path: str | Path) -> Any:
         raise ValueError(
             f"{path.name}: malformed JSON at line {error.lineno}, column {error.colno}: {error.msg}"
         ) from error
+    except (ValueError, RecursionError) as error:
+        raise ValueError(f"{path.name}: unreadable JSON ({str(error).split(';')[0]})") from error
 
 
 def field_of(mapping: Any, key: str, source: str, parent: str = "") -> Any:
@@ -89,8 +103,11 @@ def number_array(value: Any, source: str, field: str, *shapes: tuple[int, ...]) 
     expected = " or ".join(_describe_shape(s) for s in shapes)
     if not isinstance(value, list):
         raise ValueError(f"{source}: {field} must be {expected}, got {_kind(value)}")
-    _check_numbers(value, source, field)
-    shape = _nested_shape(value)
+    try:
+        _check_numbers(value, source, field)
+        shape = _nested_shape(value)
+    except RecursionError as error:
+        raise ValueError(f"{source}: {field} must be {expected}, got lists nested too deeply to read") from error
     if shape not in shapes:
         got = "rows of unequal length" if shape is None else _describe_shape(shape)
         raise ValueError(f"{source}: {field} must be {expected}, got {got}")
@@ -98,11 +115,6 @@ def number_array(value: Any, source: str, field: str, *shapes: tuple[int, ...]) 
     _refuse_first_json(~np.isfinite(array), array, source, field, "finite")
     _refuse_first_json(np.abs(array) > FLOAT32_MAX, array, source, field, "finite in float32 (|x| ≤ 3.4e38)")
     return array
-
-
-def check_coordinates(array: np.ndarray, limit: float, source: str, field: str, unit: str) -> None:
-    """Refuse the first value of ``array`` (...) beyond ±``limit``, named as in the file: ``field[3]``."""
-    _refuse_first_json(np.abs(array) > limit, array, source, field, f"within ±{limit:g} {unit}")
 
 
 def _refuse_first_json(bad: np.ndarray, array: np.ndarray, source: str, field: str, expected: str) -> None:
@@ -120,28 +132,6 @@ def check_layout(values: list, source: str, field: str, layouts: dict[int, str])
         raise ValueError(f"{source}: {field} has an unknown layout: expected {expected}, got {len(values)} numbers")
 
 
-def check_intrinsics(K: np.ndarray, source: str, field: str) -> None:
-    """Refuse intrinsic matrices K (..., 3, 3) that are not invertible: last row (0, 0, 1), focal lengths > 0; in a
-    batch the first bad one is named by its index (``camera_K[0, 3]``)."""
-    last_row = K[..., 2, :]
-    _refuse_first(~(last_row == np.array([0.0, 0.0, 1.0])).all(-1), source, field,
-                  lambda i: f"must have last row [0, 0, 1], got {last_row[i].tolist()}")  # fmt: skip
-    fx, fy = K[..., 0, 0], K[..., 1, 1]
-    _refuse_first((fx <= 0) | (fy <= 0), source, field,
-                  lambda i: f"must be invertible with positive focal lengths, got fx={fx[i]}, fy={fy[i]}")  # fmt: skip
-
-
-def check_rotation(R: np.ndarray, source: str, field: str, tolerance: float = ROTATION_TOLERANCE) -> None:
-    """Refuse matrices R (..., 3, 3) that are not rotations: max |RᵀR − I| > tolerance or det R ≤ 0; in a batch the
-    first bad one is named by its index (``camera_R[0, 3]``)."""
-    R = R.astype(np.float64)
-    error = np.abs(np.swapaxes(R, -1, -2) @ R - np.eye(3)).max(axis=(-2, -1))
-    _refuse_first(error > tolerance, source, field,
-                  lambda i: f"must be orthonormal (max |RᵀR − I| ≤ {tolerance}), got {error[i]:.3g}")  # fmt: skip
-    determinant = np.linalg.det(R)
-    _refuse_first(determinant <= 0, source, field, lambda i: f"must be a rotation (det +1), got det {determinant[i]:.3g}")
-
-
 def check_resolution(resolution: np.ndarray, source: str, field: str) -> None:
     """Refuse an image size (2,) that is not two positive integers (width, height)."""
     if not ((resolution > 0) & (resolution == np.round(resolution))).all():
@@ -149,19 +139,87 @@ def check_resolution(resolution: np.ndarray, source: str, field: str) -> None:
         raise ValueError(f"{source}: {field} must be two positive integers (width, height), got [{shown}]")
 
 
-def check_lenses(K: np.ndarray, dist: np.ndarray, sizes: np.ndarray, source: str, fields: list[str]) -> None:
-    """Refuse the first of C lenses, K (C, 3, 3), dist (C, 5), image sizes (C, 2), that ``cameras.undistort``
-    cannot invert over its whole image: its detections would all come back NaN. One batch per image size."""
-    for size in sorted({tuple(int(n) for n in pair) for pair in sizes}):
-        group = np.flatnonzero((sizes == size).all(-1))
-        errors = lens_inversion_error_px(torch.from_numpy(K[group]), torch.from_numpy(dist[group]), size)
-        for c, error in zip(group, errors.tolist()):
-            if not error <= LENS_ROUND_TRIP_PX:
-                got = "pixels without an inverse" if np.isinf(error) else f"{error:.3g} px"
-                raise ValueError(
-                    f"{source}: {fields[c]} must be a lens invertible over the {size[0]}x{size[1]} image (undistort "
-                    f"then distort within {LENS_ROUND_TRIP_PX} px), got {got} for {dist[c].tolist()}"
-                )
+def camera_array_field(key: str, index: tuple[int, ...]) -> str:
+    """How a dataset file names a parameter of camera ``index`` (sequence, view): ``camera_R[0, 3]``."""
+    return f"camera_{key}[{', '.join(map(str, index))}]"
+
+
+def check_cameras(
+    cameras: Camera, source: str, sets: Sequence[str], field: Callable[[str, tuple], str] = camera_array_field,
+    image_sizes: Tensor | None = None,
+) -> None:  # fmt: skip
+    """The gate of every camera set: refuse the first unusable camera of ``cameras`` (S, C), world mm, its parameter
+    named ``field(key, (s, c))``, then the first set (named ``sets[s]``) of two cameras or more at one centre.
+
+    Unusable: a parameter not finite in float32; K not invertible (last row (0, 0, 1), focal lengths > 0); R not a
+    rotation (within ``ROTATION_TOLERANCE``, or ``FLOAT32_ROTATION_TOLERANCE`` for float32 cameras); a centre −Rᵀt
+    beyond ``MAX_CAMERA_DISTANCE_MM`` of the origin; a lens that ``cameras.undistort`` cannot invert over its image
+    (``image_sizes`` (S, C, 2) width and height, else twice the principal point).
+    """
+    K, R, t, dist = (getattr(cameras, key).detach().cpu().to(torch.float64) for key in CAMERA_KEYS)
+
+    def refuse(bad: Tensor, key: str, describe: Callable[[tuple], str]) -> None:
+        found = bad.nonzero()
+        if len(found):
+            index = tuple(found[0].tolist())
+            raise ValueError(f"{source}: {field(key, index)} {describe(index)}")
+
+    for key, value in zip(CAMERA_KEYS, (K, R, t, dist)):
+        refuse(~(value.abs() <= FLOAT32_MAX).flatten(2).all(-1), key, lambda i: f"must be finite in float32, got "
+               f"{value[i].tolist()}")  # fmt: skip
+    last_row, fx, fy = K[..., 2, :], K[..., 0, 0], K[..., 1, 1]
+    refuse((last_row != torch.tensor([0.0, 0.0, 1.0], dtype=K.dtype)).any(-1), "K",
+           lambda i: f"must have last row [0, 0, 1], got {last_row[i].tolist()}")  # fmt: skip
+    refuse((fx <= 0) | (fy <= 0), "K", lambda i: f"must be invertible with positive focal lengths, got fx={fx[i]:g}, "
+           f"fy={fy[i]:g}")  # fmt: skip
+    tolerance = ROTATION_TOLERANCE if cameras.R.dtype == torch.float64 else FLOAT32_ROTATION_TOLERANCE
+    error = (R.mT @ R - torch.eye(3, dtype=R.dtype)).abs().amax((-2, -1))
+    refuse(error > tolerance, "R", lambda i: f"must be orthonormal (max |RᵀR − I| ≤ {tolerance}), got {error[i]:.3g}")
+    determinant = torch.linalg.det(R)
+    refuse(determinant <= 0, "R", lambda i: f"must be a rotation (det +1), got det {determinant[i]:.3g}")
+    centre = -(R.mT @ t.unsqueeze(-1)).squeeze(-1)
+    distance = centre.norm(dim=-1)
+    refuse(distance > MAX_CAMERA_DISTANCE_MM, "t", lambda i: f"must put the camera centre (−Rᵀt) within "
+           f"{MAX_CAMERA_DISTANCE_MM:g} mm of the world origin, got {distance[i]:.3g} mm")  # fmt: skip
+    sizes = (2 * K[..., :2, 2] if image_sizes is None else image_sizes.to(K.dtype)).round().clamp(min=1)
+    lens_error = _lens_errors(K, dist, sizes)
+    refuse(~(lens_error <= LENS_ROUND_TRIP_PX), "dist", lambda i: f"must be a lens invertible over the "
+           f"{sizes[i][0]:.0f}x{sizes[i][1]:.0f} image (undistort then distort within {LENS_ROUND_TRIP_PX} px), got "
+           f"{'pixels without an inverse' if lens_error[i].isinf() else f'{lens_error[i]:.3g} px'} for "
+           f"{dist[i].tolist()}")  # fmt: skip
+    apart = centres_apart(centre, torch.ones(centre.shape[:-1], dtype=torch.bool))
+    for s, name in enumerate(sets):
+        if centre.shape[1] >= 2 and not apart[s]:
+            spread = (centre[s] - centre[s].mean(0)).norm(dim=-1).max()
+            raise ValueError(
+                f"{source}: {name} must stand at two distinct centres or more (one more than {SAME_CENTRE_MM} mm from "
+                f"their mean) to triangulate, got all {centre.shape[1]} within {spread:.3f} mm of their mean"
+            )
+
+
+def _lens_errors(K: Tensor, dist: Tensor, sizes: Tensor) -> Tensor:
+    """K (..., 3, 3), dist (..., 5), image sizes (..., 2) -> each lens's round-trip error over its image (...) px,
+    computed once per distinct (K, dist, size)."""
+    rows = torch.cat([K.flatten(-2), dist, sizes], -1).reshape(-1, 16)
+    if not len(rows):
+        return sizes.new_zeros(sizes.shape[:-1])
+    unique, inverse = torch.unique(rows, dim=0, return_inverse=True)
+    errors = torch.stack([lens_inversion_error_px(row[:9].reshape(3, 3), row[9:14], (int(row[14]), int(row[15])))
+                          for row in unique])  # fmt: skip
+    return errors[inverse].reshape(sizes.shape[:-1])
+
+
+def check_detections(keypoints: Tensor, confidence: Tensor, source: str, field: Callable[[str, tuple], str]) -> None:
+    """The gate of every detection: each coordinate of keypoints (..., 2) finite within ±``MAX_PIXELS`` px, each
+    confidence (...) in [0, 1]; the first bad value is named ``field("keypoints" or "confidence", its index)``."""
+    for key, values, expected, good in (
+        ("keypoints", keypoints, f"within ±{MAX_PIXELS:g} px", keypoints.abs() <= MAX_PIXELS),
+        ("confidence", confidence, "in [0, 1]", (confidence >= 0) & (confidence <= 1)),
+    ):
+        found = (~good).nonzero()
+        if len(found):
+            index = tuple(found[0].tolist())
+            raise ValueError(f"{source}: {field(key, index)} must be {expected}, got {values[index].item():g}")
 
 
 def check_unique(names: list[str], source: str, fields: list[str], among: str) -> None:
@@ -173,18 +231,6 @@ def check_unique(names: list[str], source: str, fields: list[str], among: str) -
                 f"{source}: {field} must be unique among {among}, got {name!r} again (first at {first[name]})"
             )
         first[name] = field
-
-
-def check_distinct_centres(centres: np.ndarray, source: str, what: str) -> None:
-    """Refuse two camera centres or more, (C, 3) mm, that all lie within ``SAME_CENTRE_MM`` of one another."""
-    if len(centres) < 2:
-        return
-    spread = np.linalg.norm(centres[:, None] - centres[None], axis=-1).max()
-    if spread < SAME_CENTRE_MM:
-        raise ValueError(
-            f"{source}: {what} must stand at two distinct centres or more ({SAME_CENTRE_MM} mm apart) to "
-            f"triangulate, got all {len(centres)} within {spread:.3f} mm of one another"
-        )
 
 
 def check_where(good: np.ndarray, values: np.ndarray, source: str, field: str, expected: str) -> None:
@@ -231,7 +277,8 @@ def _kind(value: Any) -> str:
         return "an object"
     if isinstance(value, list):
         return f"a list of {len(value)}"
-    return f"{type(value).__name__} {value!r}"
+    shown = repr(value)
+    return f"{type(value).__name__} {shown if len(shown) <= 20 else shown[:17] + '...'}"
 
 
 def _check_numbers(value: Any, source: str, field: str) -> None:
@@ -240,6 +287,9 @@ def _check_numbers(value: Any, source: str, field: str) -> None:
             _check_numbers(item, source, f"{field}[{i}]")
     elif isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"{source}: {field} must be a number, got {_kind(value)}")
+    elif isinstance(value, int) and abs(value) > FLOAT32_MAX:
+        raise ValueError(f"{source}: {field} must be finite in float32 (|x| ≤ 3.4e38), got an integer of "
+                         f"{len(str(abs(value)))} digits")  # fmt: skip
 
 
 def _nested_shape(value: Any) -> tuple[int, ...] | None:

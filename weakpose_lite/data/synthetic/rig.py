@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from weakpose_lite.cameras import Camera, look_at_rotation
+from weakpose_lite.data.formats.validation import check_cameras
 from weakpose_lite.data.synthetic.seeding import uniform
 
 PANOPTIC_UP = (0.0, -1.0, 0.0)  # Panoptic's world y points down
@@ -50,7 +51,9 @@ def panoptic_like_rig(generator: torch.Generator, num_cameras: int = 31) -> Came
     R = _roll(roll) @ look_at_rotation(position, aim, torch.tensor(PANOPTIC_UP, dtype=torch.float64))
     t = -(R @ position.unsqueeze(-1)).squeeze(-1)
     K, dist = _panoptic_like_lenses(num_cameras, generator)
-    return Camera(K, R, t, dist).to(torch.float32)
+    rig = Camera(K, R, t, dist).to(torch.float32)
+    check_cameras(rig[None], "synthetic rig", ["its cameras"])  # the gate every camera set passes
+    return rig
 
 
 def _roll(angle: Tensor) -> Tensor:

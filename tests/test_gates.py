@@ -1,0 +1,224 @@
+"""One gate per kind of value, the same verdict on every path that produces it.
+
+Camera sets: ``validation.check_cameras``, called by the calibration reader, the dataset loader and the synthetic rig;
+``triangulate`` marks joints seen only from one centre invalid. Detections: ``validation.check_detections``, called
+by the OpenPose reader and the dataset loader. JSON that Python itself cannot parse is one line naming the file.
+The property tests draw camera sets with one defect (or none) and check that every path gives the verdict that
+defect calls for, with an independent reference for each rule (numpy, written here).
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from weakpose_lite.cameras import Camera, look_at_rotation, project
+from weakpose_lite.data.dataset import MultiViewDataset
+from weakpose_lite.data.formats import validation
+from weakpose_lite.data.formats.openpose import read_openpose
+from weakpose_lite.data.formats.panoptic import Calibration, read_calibration, write_calibration
+from weakpose_lite.data.synthetic.rig import panoptic_like_rig
+from weakpose_lite.triangulation import triangulate
+
+C, J = 4, 18
+IMAGE = (1920, 1080)
+DEFECTS = ("none", "scaled_R", "reflected_R", "zero_focal", "far_centre", "one_centre", "folding_lens", "nan_t")
+# What each defect's refusal must say (an independent statement of the rule, not a copy of the message).
+REFUSALS = {
+    "scaled_R": "must be orthonormal",
+    "reflected_R": "must be a rotation (det +1)",
+    "zero_focal": "must be invertible with positive focal lengths",
+    "far_centre": "within 100000 mm of the world origin",
+    "one_centre": "must stand at two distinct centres or more",
+    "folding_lens": "must be a lens invertible over the 1920x1080 image",
+    "nan_t": "must be finite",
+}
+
+
+def _ring(seed: int, radius_mm: float) -> Camera:
+    """C float64 cameras on a circle of ``radius_mm`` about the origin, 1.5 m up, looking at the origin."""
+    generator = torch.Generator().manual_seed(seed)
+    angle = torch.arange(C, dtype=torch.float64) * 2 * torch.pi / C + torch.rand(C, generator=generator, dtype=torch.float64)
+    centre = torch.stack([radius_mm * angle.cos(), torch.full((C,), -1500.0, dtype=torch.float64), radius_mm * angle.sin()], -1)
+    R = look_at_rotation(centre, torch.zeros(C, 3, dtype=torch.float64), torch.tensor([0.0, -1.0, 0.0], dtype=torch.float64))
+    K = torch.tensor([[1400.0, 0, 960], [0, 1400, 540], [0, 0, 1]], dtype=torch.float64).expand(C, 3, 3).clone()
+    dist = torch.tensor([-0.2, 0.1, 0, 0, 0], dtype=torch.float64).expand(C, 5).clone()
+    return Camera(K, R, -(R @ centre[..., None])[..., 0], dist)
+
+
+def _with_defect(cameras: Camera, defect: str, which: int) -> Camera:
+    """``cameras`` (C,) with ``defect`` put into camera ``which`` (every camera for "one_centre")."""
+    K, R, t, dist = (p.clone() for p in (cameras.K, cameras.R, cameras.t, cameras.dist))
+    if defect == "scaled_R":
+        R[which] *= 1.01
+    elif defect == "reflected_R":
+        R[which, 2] *= -1
+    elif defect == "zero_focal":
+        K[which, 1, 1] = 0
+    elif defect == "far_centre":
+        t[which] = R[which] @ torch.tensor([0.0, 0.0, -1e30], dtype=torch.float64)  # centre 1e30 mm away
+    elif defect == "one_centre":
+        t = torch.zeros_like(t)  # every centre at the origin, each camera still turned its own way
+    elif defect == "folding_lens":
+        dist[which] = torch.tensor([50.0, 0, 0, 0, 0])
+    elif defect == "nan_t":
+        t[which, 1] = float("nan")
+    return Camera(K, R, t, dist)
+
+
+def _expected_verdict(cameras: Camera) -> str | None:
+    """The defect a float64 reference finds in ``cameras`` (C,), in the gate's order, or None: written with numpy
+    from the rules' definitions (SVD for the rotation, pairwise distances for the centres)."""
+    K, R, t, dist = (p.numpy() for p in (cameras.K, cameras.R, cameras.t, cameras.dist))
+    if not all(np.isfinite(p).all() for p in (K, R, t, dist)):
+        return "nan_t"
+    if (np.diagonal(K, axis1=1, axis2=2)[:, :2] <= 0).any():
+        return "zero_focal"
+    singular_values = np.linalg.svd(R, compute_uv=False)
+    if np.abs(singular_values - 1).max() > 1e-6:
+        return "scaled_R"
+    if (np.linalg.det(R) < 0).any():
+        return "reflected_R"
+    centres = np.einsum("cji,cj->ci", R, -t)
+    if (np.linalg.norm(centres, axis=1) > 1e5).any():
+        return "far_centre"
+    if (np.abs(dist[:, 0]) > 1).any():  # every drawn lens has k1 = -0.2 except a folding one
+        return "folding_lens"
+    if np.linalg.norm(centres[:, None] - centres[None], axis=-1).max() < 1.0:
+        return "one_centre"
+    return None
+
+
+def _dataset(cameras: Camera) -> MultiViewDataset:
+    """Two frames of a standing point cloud seen by ``cameras`` (C,), one sequence, as float32 (the kit's dtype)."""
+    points = torch.randn(2, J, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 300
+    with torch.no_grad():
+        pixels = project(points[:, None], cameras.repeat(2)) if torch.isfinite(cameras.t).all() else None
+    keypoints = torch.nan_to_num(pixels, nan=0.0).clamp(-5e4, 5e4) if pixels is not None else torch.zeros(2, C, J, 2)
+    index = torch.zeros(2, dtype=torch.long)
+    return MultiViewDataset(
+        skeleton_name="body", keypoints_2d=keypoints.float(), confidence=torch.ones(2, C, J),
+        view_mask=torch.ones(2, C, dtype=torch.bool), cameras=cameras.to(torch.float32)[None], sequence_index=index,
+        subject_index=index, frame_ids=torch.arange(2), sequence_names=("seq",), subject_names=("someone",),
+        points_3d=points.float(), metadata={},
+    )  # fmt: skip
+
+
+def _verdict(call) -> str | None:
+    """None when ``call()`` accepts, else its one-line error message."""
+    try:
+        call()
+    except ValueError as error:
+        assert "\n" not in str(error)
+        return str(error)
+    return None
+
+
+def _paths(cameras: Camera, folder: Path) -> dict:
+    """Every path that produces cameras, each as a call: the calibration file, the dataset file, the gate itself."""
+    names = tuple(f"00_{c:02d}" for c in range(C))
+
+    def through_calibration():
+        path = folder / "calibration_x.json"
+        write_calibration(path, Calibration(cameras, names, torch.tensor([IMAGE] * C)))
+        read_calibration(path)
+
+    def through_dataset_file():
+        _dataset(cameras).save(folder / "x.npz")
+        MultiViewDataset.load(folder / "x.npz")
+
+    return {
+        "calibration": through_calibration,
+        "dataset": through_dataset_file,
+        "gate": lambda: validation.check_cameras(cameras[None], "x", ["the set"], image_sizes=torch.tensor([[IMAGE] * C])),
+    }
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(defect=st.sampled_from(DEFECTS), which=st.integers(0, C - 1), seed=st.integers(0, 2**16),
+       radius=st.floats(1500.0, 6000.0))  # fmt: skip
+def test_every_path_gives_a_camera_set_the_verdict_its_defect_calls_for(tmp_path, defect, which, seed, radius):
+    cameras = _with_defect(_ring(seed, radius), defect, which)
+    expected = _expected_verdict(cameras)
+    assert expected == (None if defect == "none" else defect)
+    for path, call in _paths(cameras, tmp_path).items():
+        message = _verdict(call)
+        if expected is None:
+            assert message is None, (path, message)
+        else:
+            assert message is not None and REFUSALS[expected] in message, (path, message)
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), count=st.integers(2, 31))
+def test_every_synthetic_rig_passes_the_gate_it_calls(seed, count):
+    rig = panoptic_like_rig(torch.Generator().manual_seed(seed), count)
+    validation.check_cameras(rig[None], "rig", ["rig"], image_sizes=torch.tensor([[IMAGE] * count]))
+
+
+def test_triangulation_from_one_centre_marks_every_joint_invalid():
+    cameras = _with_defect(_ring(0, 3000.0), "one_centre", 0)
+    dataset = _dataset(_ring(0, 3000.0))  # consistent detections, then read as if filmed from one centre
+    result = triangulate(dataset.keypoints_2d.double(), dataset.confidence.double(), dataset.view_mask, cameras)
+    assert not result.valid.any() and (result.points == 0).all()
+    spread = triangulate(dataset.keypoints_2d.double(), dataset.confidence.double(), dataset.view_mask, _ring(0, 3000.0))
+    assert spread.valid.all()
+    torch.testing.assert_close(spread.points, dataset.points_3d.double(), atol=0.5, rtol=0)
+
+
+def _openpose(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "x_000000000001_keypoints.json"
+    path.write_text('{"people": [{"pose_keypoints_2d": ' + body + "}]}")
+    return path
+
+
+@pytest.mark.parametrize(
+    "confidence, expected",
+    [("1e30", "pose_keypoints_2d[2] must be in [0, 1], got 1e+30"), ("1e10", "pose_keypoints_2d[2] must be in [0, 1], "
+     "got 1e+10"), ("-0.5", "pose_keypoints_2d[2] must be in [0, 1], got -0.5"), ("1.0", None)],
+    ids=["1e30", "1e10", "negative", "one"],
+)  # fmt: skip
+def test_openpose_confidence_outside_zero_one_is_refused(tmp_path, confidence, expected):
+    values = [f"10.0, 20.0, {confidence}"] + ["0, 0, 0"] * (J - 1)
+    path = _openpose(tmp_path, "[" + ", ".join(values) + "]")
+    message = _verdict(lambda: read_openpose(path))
+    assert (message is None) if expected is None else (message.startswith(path.name) and expected in message)
+
+
+@pytest.mark.parametrize(
+    "body, expected",
+    [("[" + "9" * 5000 + "]", "unreadable JSON (Exceeds the limit (4300 digits) for integer string conversion"),
+     ("[" * 100_000 + "]" * 100_000, "unreadable JSON (maximum recursion depth exceeded"),
+     ("[" + ", ".join(["9" * 4000] + ["1"] * (3 * J - 1)) + "]", "pose_keypoints_2d[0] must be finite in float32 "
+      "(|x| ≤ 3.4e38), got an integer of 4000 digits"),
+     ("[" * 900 + "]" * 900, "pose_keypoints_2d has an unknown layout")],
+    ids=["5000-digit integer", "100000 deep", "4000-digit integer", "900 deep"],
+)  # fmt: skip
+def test_json_that_python_cannot_parse_is_one_line_naming_the_file(tmp_path, body, expected):
+    path = _openpose(tmp_path, body)
+    message = _verdict(lambda: read_openpose(path))
+    assert message is not None and message.startswith(f"{path.name}: ") and expected in message, message
+
+
+def test_lists_nested_too_deep_to_walk_are_refused_naming_the_field():
+    nested: list = []
+    for _ in range(5000):  # what a JSON parser with a deeper stack than Python's would hand over
+        nested = [nested]
+    with pytest.raises(ValueError, match=r"^c.json: cameras\[0\].K must be 3x3, got lists nested too deeply"):
+        validation.number_array(nested, "c.json", "cameras[0].K", (3, 3))
+
+
+def test_dataset_detections_pass_the_same_gate_as_openpose_files(tmp_path):
+    dataset = _dataset(_ring(0, 3000.0))
+    for name, index, value, expected in [
+        ("confidence", (1, 2, 3), 1e30, "confidence[1, 2, 3] must be in [0, 1], got 1e+30"),
+        ("keypoints_2d", (0, 1, 2, 1), 3e5, "keypoints_2d[0, 1, 2, 1] must be within ±100000 px, got 300000"),
+    ]:
+        changed = getattr(dataset, name).clone()
+        changed[index] = value
+        MultiViewDataset(**{**dataset.__dict__, name: changed}).save(tmp_path / "bad.npz")
+        message = _verdict(lambda: MultiViewDataset.load(tmp_path / "bad.npz"))
+        assert message is not None and message.startswith("bad.npz: ") and expected in message, message
