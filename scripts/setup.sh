@@ -12,12 +12,16 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=.venv/.weakpose-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ]; then
-    echo "installing the kit into .venv (about a minute; log in .venv/install.log)"
+    started=$(date +%s)
+    echo "[set-up] installing the kit into .venv (about a minute from a local wheel cache, minutes from PyPI; log in .venv/install.log) ..."
     {
         .venv/bin/python -m pip install --upgrade pip &&
         .venv/bin/python -m pip install -c constraints.txt torch &&
         .venv/bin/python -m pip install -c constraints.txt -e ".[notebooks,test,site]"
     } > .venv/install.log 2>&1 || { cat .venv/install.log; echo "install failed (log above)"; exit 1; }
-    .venv/bin/python -c "import torch, weakpose_lite; print('installed torch', torch.__version__)"
+    .venv/bin/python -c "import torch, weakpose_lite; print('[set-up] installed torch', torch.__version__, end=' ')"
+    echo "in $(($(date +%s) - started)) s"
     touch "$stamp"
+else
+    echo "[set-up] the kit is installed in .venv (pyproject.toml and constraints.txt unchanged since)"
 fi
