@@ -120,6 +120,16 @@ def test_evaluation_runs_on_meta_up_to_the_copy_for_the_metrics(splits, on_meta)
         training.validation_loss(model, views, dataclasses.replace(CONFIG, device="meta"))
 
 
+def test_a_network_on_the_device_evaluates_views_kept_in_host_memory(splits, on_meta):
+    """As ``results.train_and_report`` and the per-epoch monitor do after training on a GPU: the test set's views stay
+    on the CPU, each chunk travels to the network's device and its predictions come back, where meta stops (it has
+    no data to copy). A chunk fed to the network without moving raises the device error instead."""
+    model = _network_on_meta(splits["train"], "weak")
+    views = make_views(splits["test"], with_targets=False)
+    with pytest.raises(NotImplementedError, match="Cannot copy out of meta tensor"):
+        inference.evaluate(model, views, splits["test"].skeleton)
+
+
 @pytest.mark.parametrize("coordinate_frame", ["world", "camera"])
 def test_lifting_runs_on_meta_to_the_end(splits, on_meta, coordinate_frame):
     """``lift_views`` (predict, Eq. 5-6 fusion, Eq. 8 placement, statuses) reads no value: it runs through on meta."""

@@ -42,13 +42,15 @@ def predict(
     view is not usable.
 
     With ``batch_size`` None all pairs go through the network at once (a training batch; the gradient is kept);
-    otherwise whole frames of at most ``batch_size`` poses at a time, and ``progress`` is called with the number of
-    frames each chunk finished. The network's mode (train or eval) is the caller's.
+    otherwise whole frames of at most ``batch_size`` poses at a time, each chunk moved to the network's device and its
+    predictions back to the views' (a dataset in host memory, a network on a GPU), and ``progress`` is called with the
+    number of frames each chunk finished. The network's mode (train or eval) is the caller's.
     """
     frames, cameras, joints, _ = views.relative_2d.shape
     if batch_size is not None and frames > 0:
         chunks = torch.arange(frames, device=views.usable.device).split(max(1, batch_size // max(cameras, 1)))
-        return torch.cat([_reported(predict(model, views[chunk]), progress) for chunk in chunks])
+        network, data = model.mean_2d.device, views.usable.device
+        return torch.cat([_reported(predict(model, views[chunk].to(network)).to(data), progress) for chunk in chunks])
     inputs = views.relative_2d.to(model.mean_2d.dtype).reshape(frames * cameras, joints, 2)
     predicted = model(inputs, views.visible.reshape(frames * cameras, joints)).reshape(frames, cameras, joints, 3)
     return torch.where(views.usable[..., None, None], predicted, torch.zeros_like(predicted))
