@@ -8,6 +8,6 @@ cd "$(dirname "$0")/.."
 # slower here; it also keeps the notebooks' numbers those they were committed with.
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 bash scripts/setup.sh
-.venv/bin/python -m pytest -q "$@"
+.venv/bin/python -m pytest -q -m "" "$@"  # -m "": the slow tests too (a plain pytest leaves them out)
 bash scripts/run_notebooks.sh
 bash scripts/build_site.sh

@@ -9,7 +9,10 @@ from weakpose_lite.cameras import Camera
 from weakpose_lite.data.formats.panoptic import read_bodies, read_calibration
 from weakpose_lite.skeleton import PANOPTIC_COCO19
 
-PANOPTIC = Path("/work/shared/data/real/panoptic_mmpose")
+# The real samples are read where they are staged, never copied into the repository: CI clones it and puts shared/
+# beside it (<repo>/../shared). Every test finds them through these names; absent, their tests skip or use a stand-in.
+REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
+PANOPTIC = REAL_DATA / "panoptic_mmpose"
 PANOPTIC_CALIBRATION = PANOPTIC / "160906_band1" / "calibration_160906_band1.json"
 PANOPTIC_SECOND_RIG = PANOPTIC / "calib_160422_hd31" / "camera_parameters.json"
 PANOPTIC_BODIES = PANOPTIC / "160906_band1" / "hdPose3d_stage1_coco19"

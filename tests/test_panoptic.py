@@ -8,13 +8,14 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import PANOPTIC
+
 from weakpose_lite.cameras import Camera, project
 from weakpose_lite.data.formats import panoptic
 from weakpose_lite.data.formats.panoptic import Calibration
 from weakpose_lite.skeleton import COCO18, HAND21, PANOPTIC_COCO19
 
-# CI clones the repository and puts shared/ beside it: <repo>/../shared.
-REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "panoptic_mmpose"
+REAL = PANOPTIC  # the real samples (conftest: <repo>/../shared)
 BAND1 = REAL / "160906_band1"
 BAND2 = REAL / "160906_band2"
 SECOND_RIG = REAL / "calib_160422_hd31" / "camera_parameters.json"

@@ -12,6 +12,7 @@ from weakpose_lite.reproduce import QUICK_TRAINING, ReproduceConfig, parse_argum
 TINY_TRAINING = replace(QUICK_TRAINING, epochs=1, model=ModelConfig(hidden=32), max_frames_per_epoch=64, device="cpu")
 
 
+@pytest.mark.slow
 def test_reproduce_writes_results_summary_and_prints_both_tables(tmp_path, capsys):
     config = ReproduceConfig(synthetic_size="tiny", output=str(tmp_path / "run"), lm_only_epochs=1, training=TINY_TRAINING)
     summary = reproduce(config)
@@ -79,6 +80,7 @@ def test_results_files_are_strict_json_with_null_for_missing_figures(tmp_path):
         "evaluation": {"per_joint_mpjpe_mm": [None, 2.0]}, "x": None}
 
 
+@pytest.mark.slow
 def test_models_trained_in_parallel_processes_equal_those_trained_one_after_another(tmp_path):
     figures = {}
     for processes in (1, 2):
