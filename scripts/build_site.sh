@@ -10,7 +10,7 @@ PYTHON=${PYTHON:-.venv/bin/python}
 rm -rf site/_build
 started=$(date +%s)
 "$PYTHON" -m sphinx -q -W --keep-going -b html -c site -d site/_build/doctrees . site/_build/html
-for page in index notebooks/README notebooks/01_projection_jacobians; do
+for page in index site/course site/instructor_notes notebooks/README notebooks/01_projection_jacobians notebooks/student/01_projection_jacobians; do
     test -s "site/_build/html/$page.html" || { echo "site: $page.html is missing"; exit 1; }
 done
 echo "site: site/_build/html/index.html ($(($(date +%s) - started)) s)"

@@ -1,6 +1,7 @@
-"""Renders two pages of the built site in headless Chromium and checks what a reader would see: on notebook 01's page
-equations typeset by MathJax (each an SVG with a size, no TeX error) and its figures loaded (images with a natural size, shown);
-on the home page (the README) tables laid out with rows. Saves a screenshot and the rendered DOM of each page
+"""Renders three pages of the built site in headless Chromium and checks what a reader would see: on notebook 01's
+page equations typeset by MathJax (each an SVG with a size, no TeX error) and its figures loaded (images with a
+natural size, shown); on notebook 00's page the plotly figure drawn (offline: plotly.js is the site's own) with one
+MathJax; on the home page (the course page) tables laid out with rows. Saves a screenshot and the rendered DOM of each page
 under site/_build/check/ (ignored) to look at.
 
 Run by hand, not in CI (CI has no browser): `apt-get install -y chromium` (Debian's), `bash scripts/build_site.sh`,
@@ -40,6 +41,8 @@ window.addEventListener("load", () => {
       images: [...document.querySelectorAll("article img")].map(i => ({src: i.getAttribute("src"),
         natural: [i.naturalWidth, i.naturalHeight], shown: size(i)})),
       tables: [...document.querySelectorAll("article table")].map(t => ({rows: t.rows.length, shown: size(t)})),
+      plots: [...document.querySelectorAll(".plotly-graph-div .main-svg")].map(size),
+      mathjax_scripts: [...document.scripts].filter(s => /mathjax/i.test(s.src)).length,
     };
     const out = document.createElement("pre");
     out.id = "site-check";
@@ -88,7 +91,7 @@ def drawn_fraction(screenshot: Path) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.parse_args(argv)
-    if not (SITE / "index.html").exists():
+    if not (SITE / "site" / "course.html").exists():
         sys.exit("check_site: no site; run bash scripts/build_site.sh first")
     OUTPUT.mkdir(parents=True, exist_ok=True)
     failures = []
@@ -106,14 +109,22 @@ def main(argv: list[str] | None = None) -> int:
     if not figures:
         failures.append("notebook 01: no figure shown")
 
-    home = render(SITE / "index.html", "index")
+    tour = render(SITE / "notebooks" / "00_data_tour.html", "00_data_tour")
+    plots = [size for size in tour["plots"] if min(size) > 0]
+    print(f"notebook 00: {len(plots)} plotly figures drawn, sizes {plots}; {tour['mathjax_scripts']} MathJax scripts")
+    if not plots:
+        failures.append("notebook 00: the plotly figure is not drawn")
+    if tour["mathjax_scripts"] != 1:
+        failures.append(f"notebook 00: {tour['mathjax_scripts']} MathJax scripts, not one")
+
+    home = render(SITE / "site" / "course.html", "course")
     tables = [t for t in home["tables"] if t["rows"] > 1 and min(t["shown"]) > 0]
-    print(f"home page: {len(tables)} tables shown, rows {[t['rows'] for t in tables]}; "
+    print(f"home page (the course): {len(tables)} tables shown, rows {[t['rows'] for t in tables]}; "
           f"{len(home['images'])} images in the text")
     if not tables:
         failures.append("home page: no table shown")
 
-    for name in ("01_projection_jacobians", "index"):
+    for name in ("01_projection_jacobians", "00_data_tour", "course"):
         fraction = drawn_fraction(OUTPUT / f"{name}.png")
         print(f"screenshot {OUTPUT.relative_to(ROOT) / f'{name}.png'}: {fraction:.0%} of the pixels drawn")
         if fraction < 0.01:

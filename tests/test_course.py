@@ -318,3 +318,18 @@ def test_no_student_environment_installs_nbgrader():
     for path in ("environment.yml", "postBuild", "scripts/setup.sh"):
         commands = [line for line in (ROOT / path).read_text().splitlines() if not line.lstrip().startswith("#")]
         assert not [line for line in commands if "nbgrader" in line.lower()], path
+
+
+def test_the_course_pages_tables_and_expected_answers_come_from_the_notebooks():
+    """site/course.md and site/instructor_notes.md: every placeholder is filled, each lesson and exercise listed, and
+    each exercise's expected answer is the ✓ line its check printed in the committed instructor edition."""
+    course_pages = _load(ROOT / "site" / "course_pages.py", "course_pages")
+    for page in ("course.md", "instructor_notes.md"):
+        filled = course_pages.fill((ROOT / "site" / page).read_text())
+        assert not course_pages.PLACEHOLDER.search(filled) and "<!-- generated" not in filled, page
+    assert all(f"../notebooks/student/{path.name}" in course_pages.lessons() for path in NOTEBOOKS)
+    exercises = sum(len(_exercises(_read(path))) for path in NOTEBOOKS)
+    assert course_pages.graded().count("| 1 |") == exercises
+    for path in WITH_EXERCISES:
+        answers = course_pages.expected_answers(path.stem).splitlines()
+        assert len(answers) == len(_exercises(_read(path))) and all("The check prints: ✓" in line for line in answers)

@@ -1,5 +1,6 @@
-"""The project's own promises: a slim install (the runtime dependencies are what the library imports), one dependency
-list for pip and conda, one repository address, the README's commands."""
+"""The project's own promises: a slim install (the runtime dependencies are what the library imports), Binder pinned
+to what CI tested, one repository address at one revision behind every link, each link opening the edition it
+names, the README's commands."""
 
 import ast
 import importlib.util
@@ -12,10 +13,6 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-CONDA_TO_PIP = {"pytorch": "torch"}
-NOT_PACKAGES = {"python", "pip"}
-# What Binder's environment.yml holds besides the runtime dependencies: running and checking the notebooks, the tests.
-BINDER_EXTRAS = ("notebooks", "test")
 # distribution name -> import name, where they differ
 IMPORT_NAMES = {"opencv-python-headless": "cv2", "pyyaml": "yaml"}
 
@@ -35,24 +32,32 @@ def _repository_slug() -> str:
     return match.group(1)
 
 
-def _bound(requirement: str) -> str:
-    return re.sub(r"\s", "", requirement.strip())[len(_name(requirement)):]
-
-
-def _environment_requirements() -> dict[str, str]:
-    """Package (pip name) -> version bound, from environment.yml."""
+def _binder_pins() -> dict[str, str]:
+    """Package -> exact version, from environment.yml's pip section."""
     environment = yaml.safe_load((ROOT / "environment.yml").read_text())
-    requirements = {}
-    for entry in environment["dependencies"]:
-        for requirement in entry["pip"] if isinstance(entry, dict) else [entry]:
-            requirements[CONDA_TO_PIP.get(_name(requirement), _name(requirement))] = _bound(requirement)
-    return {name: bound for name, bound in requirements.items() if name not in NOT_PACKAGES}
+    pip = next(entry["pip"] for entry in environment["dependencies"] if isinstance(entry, dict))
+    return dict(line.split("==") for line in pip if "==" in line)
 
 
-def test_environment_yml_holds_the_runtime_dependencies_and_binder_extras_with_the_same_bounds():
+def test_binder_environment_is_the_lock_of_the_environment_ci_tested():
+    """environment.yml pins exactly what is installed here (CI's venv) for the runtime and [notebooks] requirements,
+    transitively; after an upgrade, python scripts/binder_lock.py rewrites it."""
+    assert (ROOT / "environment.yml").read_text() == binder_lock.environment_yml(binder_lock.closure()), \
+        "run python scripts/binder_lock.py"
+
+
+def test_binder_pins_satisfy_pyproject_and_hold_no_test_package():
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    pins = _binder_pins()
     project = _pyproject()["project"]
-    requirements = project["dependencies"] + [r for extra in BINDER_EXTRAS for r in project["optional-dependencies"][extra]]
-    assert _environment_requirements() == {_name(r): _bound(r) for r in requirements}
+    for text in project["dependencies"] + project["optional-dependencies"]["notebooks"]:
+        requirement = Requirement(text)
+        version = pins[canonicalize_name(requirement.name)]
+        assert requirement.specifier.contains(version, prereleases=True), f"{version} does not satisfy {text}"
+    assert pins["torch"].endswith("+cpu"), "the CPU wheel, as CI tests it"
+    assert not {"pytest", "nbval", "hypothesis", "opencv-python-headless", "nbgrader"} & set(pins)
 
 
 def _library_imports(module_level: bool) -> set[str]:
@@ -93,6 +98,7 @@ def _script(name: str):
 
 
 colab_install_cell = _script("colab_install_cell")
+binder_lock = _script("binder_lock")
 REVISION = colab_install_cell.REVISION
 INSTRUCTOR = sorted((ROOT / "notebooks").glob("0*.ipynb"))
 STUDENT = sorted((ROOT / "notebooks" / "student").glob("0*.ipynb"))
