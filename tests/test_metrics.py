@@ -2,13 +2,14 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from weakpose_lite import metrics
-from weakpose_lite.skeleton import BODY, bone_lengths
+from weakpose_lite.skeleton import BODY
 
 pytestmark = pytest.mark.usefixtures("float64_default")  # compared against float64 references
 
@@ -122,10 +123,15 @@ def test_bone_length_ratio_matches_loop_and_detects_collapse():
     _, target, valid, _ = _poses(7)
     shrunk = target * 0.25
     assert metrics.bone_length_ratio(shrunk, target, valid, BODY.bones).item() == pytest.approx(0.25)
-    predicted = target + 10
-    full = torch.ones_like(valid)
-    expected = bone_lengths(predicted, BODY).mean() / bone_lengths(target, BODY).mean()
-    assert metrics.bone_length_ratio(predicted, target, full, BODY.bones).item() == pytest.approx(expected.item())
+    predicted = target + torch.randn(target.shape, generator=torch.Generator().manual_seed(7)) * 30
+    predicted_lengths, target_lengths = [], []  # over the bones whose two joints are valid, a plain loop
+    for n in range(len(target)):
+        for parent, child in BODY.bones:
+            if valid[n, parent] and valid[n, child]:
+                predicted_lengths.append(math.dist(predicted[n, parent].tolist(), predicted[n, child].tolist()))
+                target_lengths.append(math.dist(target[n, parent].tolist(), target[n, child].tolist()))
+    expected = (sum(predicted_lengths) / len(predicted_lengths)) / (sum(target_lengths) / len(target_lengths))
+    assert metrics.bone_length_ratio(predicted, target, valid, BODY.bones).item() == pytest.approx(expected, rel=1e-12)
 
 
 # ---- shapes that merely broadcast are refused; masked-out NaN never leaks ---------------------------------------
@@ -179,20 +185,23 @@ def test_nan_at_joints_that_are_not_scored_changes_no_metric(name):
     torch.testing.assert_close(result, expected, rtol=1e-12, atol=1e-9)
 
 
-def test_n_mpjpe_and_p_mpjpe_match_a_loop_over_samples_fitted_on_their_valid_joints_only():
+def test_n_mpjpe_and_p_mpjpe_match_scipy_fits_per_sample_on_their_valid_joints_only():
+    """References by other means than the library's closed forms: the scale by scipy's scalar minimiser of the squared
+    error, the rotation by scipy's ``Rotation.align_vectors`` (a proper rotation), then its least-squares scale."""
+    optimize = pytest.importorskip("scipy.optimize")
+    transform = pytest.importorskip("scipy.spatial.transform")
     predicted, target, valid, _ = _poses(11)
     predicted = torch.where(valid.unsqueeze(-1), predicted, torch.nan)
     errors_scaled, errors_aligned = [], []
     for n in range(len(predicted)):
-        p, t = predicted[n][valid[n]], target[n][valid[n]]  # (V, 3) of this sample's valid joints, a plain reference
-        scale = (p * t).sum() / (p * p).sum()
-        errors_scaled += (scale * p - t).norm(dim=-1).tolist()
+        p, t = predicted[n][valid[n]].numpy(), target[n][valid[n]].numpy()  # (V, 3): this sample's valid joints
+        fit = optimize.minimize_scalar(lambda s: ((s * p - t) ** 2).sum(), bounds=(0.1, 10), method="bounded",
+                                       options={"xatol": 1e-12})  # fmt: skip
+        errors_scaled += np.linalg.norm(fit.x * p - t, axis=-1).tolist()
         p_centred, t_centred = p - p.mean(0), t - t.mean(0)
-        U, singular, Vh = torch.linalg.svd(t_centred.T @ p_centred)
-        sign = torch.ones(3, dtype=p.dtype)
-        sign[-1] = torch.linalg.det(U @ Vh).sign()
-        rotation = U @ torch.diag(sign) @ Vh
-        s = (singular * sign).sum() / p_centred.square().sum()
-        errors_aligned += (s * p_centred @ rotation.T + t.mean(0) - t).norm(dim=-1).tolist()
-    assert metrics.n_mpjpe(predicted, target, valid).item() == pytest.approx(sum(errors_scaled) / len(errors_scaled))
-    assert metrics.p_mpjpe(predicted, target, valid).item() == pytest.approx(sum(errors_aligned) / len(errors_aligned))
+        rotation, _ = transform.Rotation.align_vectors(t_centred, p_centred)  # t_centred ≈ R p_centred
+        rotated = rotation.apply(p_centred)
+        scale = (rotated * t_centred).sum() / (rotated**2).sum()
+        errors_aligned += np.linalg.norm(scale * rotated + t.mean(0) - t, axis=-1).tolist()
+    assert metrics.n_mpjpe(predicted, target, valid).item() == pytest.approx(np.mean(errors_scaled), rel=1e-9)
+    assert metrics.p_mpjpe(predicted, target, valid).item() == pytest.approx(np.mean(errors_aligned), rel=1e-9)

@@ -14,7 +14,6 @@ from weakpose_lite.skeleton import (
     PANOPTIC_COCO19,
     SKELETONS,
     Skeleton,
-    bone_lengths,
     get_skeleton,
     joint_mapping,
     to_absolute,
@@ -138,18 +137,6 @@ def test_to_relative_zeroes_the_root_and_to_absolute_inverts_it(dtype, generator
     torch.testing.assert_close(to_absolute(relative, root_position), poses, rtol=0, atol=round_off)
     nose = [[[poses[f, v, 0, k] - poses[f, v, BODY.root, k] for k in range(3)] for v in range(3)] for f in range(4)]
     torch.testing.assert_close(relative[..., 0, :], torch.tensor(nose, dtype=dtype), rtol=0, atol=0)
-
-
-@pytest.mark.parametrize("skeleton", [BODY, BODY_HANDS], ids=lambda s: s.name)
-def test_bone_lengths_match_a_plain_loop(skeleton: Skeleton, generator):
-    poses = torch.randn(2, 3, skeleton.num_joints, 3, generator=generator, dtype=torch.float64)
-    lengths = bone_lengths(poses, skeleton)
-    assert lengths.shape == (2, 3, len(skeleton.bones))
-    for f in range(2):
-        for v in range(3):
-            for b, (parent, child) in enumerate(skeleton.bones):
-                difference = [poses[f, v, child, k].item() - poses[f, v, parent, k].item() for k in range(3)]
-                assert lengths[f, v, b].item() == pytest.approx(sum(d * d for d in difference) ** 0.5, rel=1e-12)
 
 
 def test_get_skeleton_returns_each_skeleton_and_names_the_choices_otherwise():

@@ -142,14 +142,6 @@ def orthographic_projection(points: Tensor) -> Tensor:
     return points[..., :2]
 
 
-def orthographic_jacobian(points: Tensor) -> Tensor:
-    """Camera-frame points (..., 3) -> Jacobian of Π_o (..., 2, 3), the constant [I 0]."""
-    jacobian = torch.zeros(*points.shape[:-1], 2, 3, dtype=points.dtype, device=points.device)
-    jacobian[..., 0, 0] = 1
-    jacobian[..., 1, 1] = 1
-    return jacobian
-
-
 def scaled_orthographic_projection(points: Tensor, depth: Tensor) -> Tensor:
     """Camera-frame points (..., J, 3), reference depth (...) -> normalised image coordinates (..., J, 2): Π_o / Z_ref."""
     return orthographic_projection(points) / depth[..., None, None]
@@ -197,12 +189,6 @@ def distort(normalised: Tensor, dist: Tensor) -> Tensor:
     """Undistorted normalised coordinates (..., J, 2), dist (..., 5) -> distorted ones (..., J, 2) (OpenCV model)."""
     lens = _lens(*normalised.unbind(-1), dist)
     return torch.stack([lens.u_distorted, lens.v_distorted], dim=-1)
-
-
-def distortion_jacobian(normalised: Tensor, dist: Tensor) -> Tensor:
-    """Undistorted normalised coordinates (..., J, 2), dist (..., 5) -> Jacobian of ``distort`` (..., J, 2, 2)."""
-    _, _, a, b, d = _distortion_terms(*normalised.unbind(-1), dist)
-    return torch.stack([torch.stack([a, b], -1), torch.stack([b, d], -1)], -2)
 
 
 def undistort(distorted: Tensor, dist: Tensor, iterations: int = 5) -> Tensor:
@@ -337,12 +323,6 @@ def project(points: Tensor, camera: Camera, projection: str = "perspective", wit
     depth = camera_points[..., 2].mean(-1) if projection == "scaled_orthographic" else None  # of the true points
     pixels = project_camera_points(safe_points, camera.K, projection, depth=depth, dist=dist)
     return torch.where(in_front.unsqueeze(-1), pixels, torch.nan)
-
-
-def undistort_pixels(pixels: Tensor, camera: Camera) -> Tensor:
-    """Detected pixels (..., J, 2) -> the pixels an ideal pinhole camera with the same K would see (..., J, 2)."""
-    normalised = undistort(pixels_to_normalised(pixels, camera.K), camera.dist)
-    return normalised_to_pixels(normalised, camera.K)
 
 
 def look_at_rotation(center: Tensor, target: Tensor, up: Tensor) -> Tensor:

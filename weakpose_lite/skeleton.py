@@ -136,10 +136,3 @@ def to_relative(points: Tensor, root: int) -> Tensor:
 def to_absolute(relative: Tensor, root_position: Tensor) -> Tensor:
     """Root-relative poses (..., J, D) and root positions (..., D) -> absolute poses (..., J, D) (Eq. 8)."""
     return relative + root_position.unsqueeze(-2)
-
-
-def bone_lengths(points: Tensor, skeleton: Skeleton) -> Tensor:
-    """Poses (..., J, 3) -> length of each bone (..., B), in the poses' units."""
-    parents = [parent for parent, _ in skeleton.bones]
-    children = [child for _, child in skeleton.bones]
-    return (points[..., children, :] - points[..., parents, :]).norm(dim=-1)
