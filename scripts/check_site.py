@@ -41,7 +41,7 @@ window.addEventListener("load", () => {
       images: [...document.querySelectorAll("article img")].map(i => ({src: i.getAttribute("src"),
         natural: [i.naturalWidth, i.naturalHeight], shown: size(i)})),
       tables: [...document.querySelectorAll("article table")].map(t => ({rows: t.rows.length, shown: size(t)})),
-      plots: [...document.querySelectorAll(".plotly-graph-div .main-svg")].map(size),
+      plots: [...document.querySelectorAll(".plotly-graph-div")].filter(d => d.querySelector(".main-svg")).map(size),
       mathjax_scripts: [...document.scripts].filter(s => /mathjax/i.test(s.src)).length,
     };
     const out = document.createElement("pre");
