@@ -25,9 +25,8 @@ import torch
 from torch import Tensor
 
 PROJECTIONS = ("perspective", "scaled_orthographic")
-# Newton's iterations on more points than this run block by block: on the 14 M detections of the default training set
-# the whole batch took 7.8 s here and blocks of 65k points 1.3-1.8 s, as every temporary of the huge batch is fresh
-# memory the CPU must fault in.
+# Newton's iterations on more points than this run block by block: every temporary of a huge batch is fresh memory
+# the CPU must fault in (the figures: benchmarks/README.md).
 POINTS_PER_BLOCK = 1 << 16
 # Largest distance (normalised units) between an undistorted point, distorted again, and its input for ``undistort``
 # to call it converged: 1e-6 is about 1e-3 px at Panoptic's focal lengths, 20 times float32's round-off there.
@@ -196,10 +195,10 @@ def undistort(distorted: Tensor, dist: Tensor, iterations: int = 5) -> Tensor:
     lens model could not be inverted.
 
     Newton's method on ``distort(u) = distorted``, started at the distorted point. OpenCV's ``undistortPoints`` uses
-    a plain fixed-point iteration (5 steps by default: up to 0.03 px off in Panoptic's image corners); Newton with the
-    closed-form Jacobian converges quadratically. Over the whole 1920x1080 image of the 62 real Panoptic HD cameras
-    the worst error after 1, 2, 3, 4 steps is 3.8 px, 3e-3 px, 2e-9 px, 1e-12 px (float64 round-off), so the default
-    is the 4 steps needed plus one spare. A fixed count keeps the function batched and differentiable.
+    a plain fixed-point iteration, still off in the image corners after its default 5 steps; Newton with the
+    closed-form Jacobian converges quadratically, to float64 round-off within 4 steps over the whole image of every
+    real Panoptic HD camera (``tests/test_cameras.py`` checks it; ``benchmarks/undistort.py`` prints the errors), so
+    the default is the steps needed plus one spare. A fixed count keeps the function batched and differentiable.
 
     The lens model is only invertible where it does not fold (Panoptic's: radius < 1.35; the image corners are at
     0.83), and a strong lens (k1 = 50) needs more steps than it gets: a point whose solution, distorted again, misses
@@ -207,7 +206,7 @@ def undistort(distorted: Tensor, dist: Tensor, iterations: int = 5) -> Tensor:
     where it exceeds 1), or that lies beyond a fold of the model (where it mirrors the image, so Newton can land on a
     true but wrong solution), comes back as NaN, never as a wrong point; ``views`` counts such detections as missing.
     Elsewhere the result and its gradient are those of the converged solve.
-    Large inputs are solved in blocks of about ``POINTS_PER_BLOCK`` points (the same numbers, several times faster).
+    Large inputs are solved in blocks of about ``POINTS_PER_BLOCK`` points (the same numbers, less memory).
     """
     rows = torch.broadcast_shapes(distorted.shape[:-2], dist.shape[:-1])
     joints = distorted.shape[-2]
@@ -238,7 +237,7 @@ def _newton_steps(target_u: Tensor, target_v: Tensor, dist: Tensor, iterations: 
     for _ in range(iterations):
         u_distorted, v_distorted, a, b, d = _distortion_terms(u, v, dist)
         residual_u, residual_v = u_distorted - target_u, v_distorted - target_v
-        determinant = a * d - b * b  # the 2x2 solve by hand: several times faster than batched linalg.solve
+        determinant = a * d - b * b  # the 2x2 solve written out: cheaper than a batched linalg.solve
         u = u - (d * residual_u - b * residual_v) / determinant
         v = v - (a * residual_v - b * residual_u) / determinant
     return u, v, (a > 0) & (determinant > 0)

@@ -116,8 +116,8 @@ def _hidden_layer(inputs: int, outputs: int, dropout: float) -> nn.Sequential:
 class PackedDropout(nn.Dropout):
     """``nn.Dropout`` whose CPU mask compares the four 16-bit lanes of each 64-bit random integer: (...) -> (...).
 
-    Why not torch's own on the CPU: it draws one Bernoulli variate per element, about 2 ms for a 128 × 1024 batch on
-    the 2-core CPU we measured, 19% of a weak training step at the paper's width; this mask costs 0.5 ms. The keep
+    Why not torch's own on the CPU: it draws one Bernoulli variate per element, a large share of a weak training step
+    at the paper's width (``benchmarks/README.md``); this mask draws one random integer per four elements. The keep
     probability is rounded to a multiple of 1/65536 (exact for 0.25 and 0.5) and the kept units are scaled by its
     inverse, so the expectation is exact. Other devices, evaluation, and p of 0 or 1 use ``nn.Dropout``.
     """

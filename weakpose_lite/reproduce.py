@@ -29,7 +29,6 @@ from weakpose_lite.model import ModelConfig
 from weakpose_lite.results import table_2, table_3, train_and_report_all
 from weakpose_lite.train import TrainConfig, resolve_device, with_fields
 
-PAPER_LAMBDA = 0.8  # §3.4.1
 # The main job's budget: 16 epochs of 4,000 frames (8,000 steps) of a 256-wide network, minutes on 2 CPU cores.
 QUICK_TRAINING = TrainConfig(epochs=16, model=ModelConfig(hidden=256, dropout=0.25), max_frames_per_epoch=4000)
 
@@ -115,8 +114,6 @@ def reproduce(config: ReproduceConfig) -> dict:
     summary = summarise(records)
     weak = config.training
     summary |= {"weak_lambda": weak.loss.lam, "loss_units": weak.loss.units}
-    if weak.loss.lam == PAPER_LAMBDA:
-        summary |= {"weak_lambda_0.8_mpjpe_mm": summary["weak_mpjpe_mm"], "weak_lambda_0.8_bone_ratio": summary["weak_bone_ratio"]}
     if config.hands and config.skeleton == "body":
         summary |= summarise(reproduce_skeleton(config, "body_hands", output / "body_hands")[0], "body_hands_")
     summary |= {"seconds": time.perf_counter() - started, "config": asdict(config)}

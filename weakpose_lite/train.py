@@ -217,7 +217,7 @@ def train(
     train_views = _checked_views(train_set, config, "training").to(device)
     validation_views = _checked_views(validation_set, config, "validation").to(device)
     model = build_model(config, train_views, train_set.skeleton_name).to(device)
-    # fused: one kernel over all parameters; ~20% faster per step than the default on this 2-core CPU
+    # fused: one kernel over all parameters instead of a loop over them (benchmarks/README.md: the step's costs)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay, fused=True)
     scheduler = torch.optim.lr_scheduler.ExponentialLR(optimiser, gamma=config.lr_decay)
     generator = torch.Generator(device=device).manual_seed(config.seed)

@@ -31,10 +31,9 @@ from weakpose_lite.progress import progress_bar
 BEHIND_CAMERA_PX = 1e4
 # Depth (mm) below which a view is treated as seeing the point behind itself: its projection is meaningless there.
 MIN_DEPTH_MM = 1.0
-# Frames are solved in blocks of about this many detections (frames × views × joints): preparing the strong targets
-# of the 25,200-frame default training set (14 M detections) took 73 s here in one batch, 23 s in blocks, because
-# every temporary of a huge batch is fresh memory the CPU must fault in, and a block stops refining as soon as its
-# own points have converged.
+# Frames are solved in blocks of about this many detections (frames × views × joints): every temporary of a huge
+# batch is fresh memory the CPU must fault in, and a block stops refining as soon as its own points have converged
+# (the figures: benchmarks/README.md).
 DETECTIONS_PER_BLOCK = 1 << 17
 # A joint whose rays all lie within this angle of each other (views at one centre, or nearly so) has no usable
 # depth: the least squares would return a point anywhere along the rays (often near the origin), so it is invalid.
@@ -218,7 +217,7 @@ def _linear_solution(observations: _Observations) -> tuple[Tensor, Tensor]:
     v: (u R₃ − R₁)·X = t₁ − u t₃. We solve the inhomogeneous 3x3 weighted normal equations rather than the
     homogeneous 4x4 form (smallest eigenvector of AᵀA): the 4x4 matrix mixes unit-scale rotation rows with
     translations in mm and their squares, a condition number near 1e7 that float32 cannot resolve, and a batched 3x3
-    solve is about 25 times faster than a batched 4x4 ``eigh`` on CPU. Its only blind spot, points at infinity,
+    solve is much cheaper than a batched 4x4 ``eigh``. Its only blind spot, points at infinity,
     cannot occur here.
     """
     t = observations.t
