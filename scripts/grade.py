@@ -149,8 +149,9 @@ def grade_folder(submissions: Path, instructor_folder: Path = NOTEBOOKS, timeout
             kept = executed / student.name / path.name if executed else None
             for result in grade_notebook(path, instructor_folder, timeout, kept):
                 row[column(path.stem, result.exercise)] = int(result.passed)
+                message = _first_line(result.message).removeprefix("✓ ").removeprefix("✗ ")
                 print(f"{student.name}/{path.name} exercise {result.exercise.number}: "
-                      f"{'✓' if result.passed else '✗'} {_first_line(result.message)}", file=sys.stderr)
+                      f"{'✓' if result.passed else '✗'} {message}", file=sys.stderr)
         row["total"], row["max"] = sum(row[name] for name in columns), len(columns)
         rows.append(row)
     return rows

@@ -84,7 +84,7 @@ def test_grading_three_submissions_gives_0_1_and_3_points_and_the_feedback_witho
     assert output.read_text().splitlines() == [header, "ada,0,0,0,0,3", "ben,0,1,0,1,3", "cy,1,1,1,3,3"]
     assert output.read_text() in printed.out
     assert "ada/01_projection_jacobians.ipynb exercise 1: ✗ not answered yet" in printed.err
-    assert "ben/01_projection_jacobians.ipynb exercise 1: ✗ ✗ Π_p of 4 × 17 points: your code raised RuntimeError" in printed.err
+    assert "ben/01_projection_jacobians.ipynb exercise 1: ✗ Π_p of 4 × 17 points: your code raised RuntimeError" in printed.err
 
     ran = {cell.id: cell for cell in _read(executed / "ben" / PILOT.name).cells}
     error = next(o for o in ran["exercise-points-torch-randn"].outputs if o.output_type == "error")
