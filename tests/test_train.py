@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import sys
 
 import pytest
 import torch
@@ -12,7 +13,8 @@ from weakpose_lite.inference import evaluate
 from weakpose_lite.losses import LossConfig
 from weakpose_lite.model import ModelConfig
 from weakpose_lite.train import (
-    TrainConfig, config_from_dict, export_model, load_model, load_or_train, sample_views, train, with_fields,
+    TrainConfig, batch_terms, build_model, config_from_dict, export_model, load_model, load_or_train, sample_views, train,
+    with_fields,
 )  # fmt: skip
 from weakpose_lite.views import make_views
 
@@ -48,6 +50,30 @@ def test_training_lowers_its_training_and_validation_losses_epoch_after_epoch(sp
         losses = [record[key] for record in history]
         assert all(later < earlier for earlier, later in zip(losses, losses[1:])), (key, losses)
         assert losses[-1] < 0.9 * losses[0], (key, losses)
+
+
+def test_a_weak_step_goes_down_the_layers_once_and_never_back_into_train(splits):
+    """train -> inference (the network) -> losses -> cameras, views, skeleton: once a loss is being computed,
+    nothing calls into train.py again (the objectives and their units live beside the losses)."""
+    views = make_views(splits["train"], with_targets=False)
+    model = build_model(QUICK, views, "body")
+    frames = views.trainable_frames[:4]
+    view_ids = sample_views(views.usable[frames], 4, torch.Generator().manual_seed(0))
+    modules = []
+
+    def record(frame, event, _):
+        module = frame.f_globals.get("__name__", "")
+        if event == "call" and module.startswith("weakpose_lite.") and (not modules or modules[-1] != module):
+            modules.append(module)
+
+    sys.setprofile(record)
+    try:
+        batch_terms(model, views, frames, view_ids, QUICK, "perspective")
+    finally:
+        sys.setprofile(None)
+    first_loss = modules.index("weakpose_lite.losses")
+    assert modules[0] == "weakpose_lite.train" and "weakpose_lite.train" not in modules[first_loss:], modules
+    assert {"weakpose_lite.cameras", "weakpose_lite.skeleton"} <= set(modules[first_loss:]), modules
 
 
 def test_strong_training_uses_triangulated_targets_not_groundtruth(splits):
