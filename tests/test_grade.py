@@ -45,15 +45,21 @@ def _untouched(mine, theirs):
     pass
 
 
+def _answer(cell) -> str:
+    """The instructor's solution as a student would write it: the answer, without the solution markers."""
+    return "\n".join(line for line in cell.source.splitlines()
+                     if line.strip() not in (student_edition.BEGIN, student_edition.END))
+
+
 def _half_done(mine, theirs):
     """Exercise 1 with the [..., 2] mistake, exercise 2 solved, exercise 3 not answered."""
-    mine["solution-1"].source = theirs["solution-1"].source.replace("points[..., 2:3]", "points[..., 2]")
-    mine["solution-2"].source = theirs["solution-2"].source
+    mine["solution-1"].source = _answer(theirs["solution-1"]).replace("points[..., 2:3]", "points[..., 2]")
+    mine["solution-2"].source = _answer(theirs["solution-2"])
 
 
 def _solved(mine, theirs):
     for cell_id in ("solution-1", "solution-2", "solution-3"):
-        mine[cell_id].source = theirs[cell_id].source
+        mine[cell_id].source = _answer(theirs[cell_id])
 
 
 def test_graded_copy_runs_the_instructors_checks_and_stops_at_the_last():
