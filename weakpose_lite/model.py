@@ -23,6 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from weakpose_lite.configs import option
+from weakpose_lite.dropout import PackedDropout
 from weakpose_lite.skeleton import Skeleton, to_relative
 
 
@@ -111,25 +112,6 @@ class ResidualBlock(nn.Module):
 
 def _hidden_layer(inputs: int, outputs: int, dropout: float) -> nn.Sequential:
     return nn.Sequential(nn.Linear(inputs, outputs), nn.BatchNorm1d(outputs), nn.ReLU(), PackedDropout(dropout))
-
-
-class PackedDropout(nn.Dropout):
-    """``nn.Dropout`` whose CPU mask compares the four 16-bit lanes of each 64-bit random integer: (...) -> (...).
-
-    Why not torch's own on the CPU: it draws one Bernoulli variate per element, a large share of a weak training step
-    at the paper's width (``benchmarks/README.md``); this mask draws one random integer per four elements. The keep
-    probability is rounded to a multiple of 1/65536 (exact for 0.25 and 0.5) and the kept units are scaled by its
-    inverse, so the expectation is exact. Other devices, evaluation, and p of 0 or 1 use ``nn.Dropout``.
-    """
-
-    def forward(self, features: Tensor) -> Tensor:
-        """(...) -> (...), each unit zeroed with probability p, the others scaled by 1 / (1 - p)."""
-        if not self.training or features.device.type != "cpu" or not 0 < self.p < 1:
-            return super().forward(features)
-        keep = round((1 - self.p) * 65536)
-        words = torch.empty((features.numel() + 3) // 4, dtype=torch.int64, device=features.device)
-        lanes = words.random_(-(2**63), 2**63 - 1).view(torch.int16)[: features.numel()].view(features.shape)
-        return features * (lanes < keep - 32768).to(features.dtype).mul_(65536 / keep)
 
 
 class LiftingNetwork(nn.Module):
