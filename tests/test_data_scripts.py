@@ -369,8 +369,8 @@ def _bad_build_cases(tmp: Path) -> dict:
                                  "not_utf8.txt: not UTF-8 text"),
         "split file missing": (["--sequences", "seqA", "--split-file", str(tmp / "absent.txt")], "absent.txt"),
         "min-confidence nan": (["--sequences", "seqA", "--min-confidence", "nan"],
-                               "BuildConfig.min_confidence must be a number in [0, 1], got nan"),
-        "min-confidence inf": (["--sequences", "seqA", "--min-confidence", "inf"], "got inf"),
+                               "BuildConfig.min_confidence must be a finite float, got float nan"),
+        "min-confidence inf": (["--sequences", "seqA", "--min-confidence", "inf"], "got float inf"),
         "min-confidence above 1": (["--sequences", "seqA", "--min-confidence", "1.5"], "got 1.5"),
         "min-confidence below 0": (["--sequences", "seqA", "--min-confidence", "-0.1"], "got -0.1"),
         "negative body id": (["--sequences", "seqA", "--body-id", "-1"],
@@ -413,7 +413,7 @@ def test_bad_build_input_is_one_error_line_with_exit_status_2_and_writes_nothing
 
 
 def test_debug_shows_the_traceback_of_a_bad_input(raw, tmp_path):
-    with pytest.raises(ValueError, match="BuildConfig.min_confidence must be a number in"):
+    with pytest.raises(ValueError, match="BuildConfig.min_confidence must be a finite float"):
         build_panoptic_dataset.main(["--root", str(raw), "--sequences", "seqA", "--min-confidence", "nan", "--debug"])
 
 

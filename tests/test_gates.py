@@ -7,6 +7,7 @@ The property tests draw camera sets with one defect (or none) and check that eve
 defect calls for, with an independent reference for each rule (numpy, written here).
 """
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -16,11 +17,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from weakpose_lite.cameras import Camera, look_at_rotation, project
+from weakpose_lite.checkpoints import load_checkpoint, write_checkpoint
 from weakpose_lite.data.dataset import MultiViewDataset
 from weakpose_lite.data.formats import validation
 from weakpose_lite.data.formats.openpose import read_openpose
 from weakpose_lite.data.formats.panoptic import Calibration, read_calibration, write_calibration
+from weakpose_lite.data.synthetic import SyntheticConfig, make_synthetic_splits
 from weakpose_lite.data.synthetic.rig import panoptic_like_rig
+from weakpose_lite.model import LiftingNetwork, ModelConfig, NormalisationStats
+from weakpose_lite.skeleton import BODY
+from weakpose_lite.train import TrainConfig, config_from_dict, load_model, resolve_device, train, with_fields
 from weakpose_lite.triangulation import triangulate
 
 C, J = 4, 18
@@ -222,3 +228,88 @@ def test_dataset_detections_pass_the_same_gate_as_openpose_files(tmp_path):
         MultiViewDataset(**{**dataset.__dict__, name: changed}).save(tmp_path / "bad.npz")
         message = _verdict(lambda: MultiViewDataset.load(tmp_path / "bad.npz"))
         assert message is not None and message.startswith("bad.npz: ") and expected in message, message
+
+
+# ---- model statistics: one gate (NormalisationStats.check) for training and checkpoints -------------------------
+RANGES = {"mean_2d": (-10.0, 10.0), "std_2d": (1e-6, 10.0), "mean_3d": (-3000.0, 3000.0), "std_3d": (1e-6, 3000.0)}
+
+
+def _plausible_statistics() -> dict[str, torch.Tensor]:
+    return {"mean_2d": torch.zeros(J, 2), "std_2d": torch.full((J, 2), 0.1), "mean_3d": torch.zeros(J, 3),
+            "std_3d": torch.full((J, 3), 200.0)}  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.sampled_from(sorted(RANGES)), joint=st.integers(0, J - 1),
+       value=st.one_of(st.floats(width=32), st.sampled_from([1e-30, 1e30, 1e-6, 10.0, 3000.0, -3000.0, 0.0])))  # fmt: skip
+def test_statistics_are_refused_by_training_and_checkpoints_exactly_outside_a_persons_range(tmp_path, name, joint, value):
+    statistics = _plausible_statistics()
+    statistics[name][joint, 0] = value
+    stored = np.float32(value)  # as the network's float32 buffer holds it
+    low, high = (np.float32(bound) for bound in RANGES[name])
+    plausible = bool(np.isfinite(stored) and low <= stored <= high)
+    gate = _verdict(lambda: NormalisationStats(**statistics).check("x"))
+    write_checkpoint(tmp_path / "c.pt", {"model": statistics})
+    checkpoint = _verdict(lambda: load_checkpoint(tmp_path / "c.pt"))
+    assert (gate is None) == plausible and (checkpoint is None) == plausible, (gate, checkpoint)
+    if not plausible:
+        assert f"{name}[{joint}, 0] must be in [" in gate and f"model.{name}[{joint}, 0] must be in [" in checkpoint
+
+
+def test_training_refuses_statistics_no_person_has_such_as_from_a_focal_length_in_the_wrong_unit(tmp_path):
+    splits = make_synthetic_splits(SyntheticConfig.tiny(num_subjects=3, sequences_per_subject=1, frames_per_sequence=10,
+                                                        num_cameras=6, min_views=4))  # fmt: skip
+    cameras = splits["train"].cameras
+    K = cameras.K.clone()
+    K[..., 0, 0], K[..., 1, 1] = 1.4, 1.4  # metres where pixels belong: a camera the gate cannot tell from a fisheye
+    wrong = dataclasses.replace(splits["train"], cameras=Camera(K, cameras.R, cameras.t, torch.zeros_like(cameras.dist)))
+    config = TrainConfig(mode="weak", model=ModelConfig(hidden=8), epochs=1, max_frames_per_epoch=8)
+    with pytest.raises(ValueError, match=r"^training data \(body\): the network's normalisation statistics: "
+                                         r"(mean|std)_2d\[\d+, \d\] must be in \[.*\] normalised image units"):
+        train(config, wrong, splits["validation"])
+
+
+# ---- settings: the config dataclasses check their own fields, whatever filled them --------------------------------
+@pytest.mark.parametrize(
+    "field, value, expected",
+    [("min_visible_joints", 0, "TrainConfig.min_visible_joints must be at least 1, got 0"),
+     ("min_visible_joints", -3, "TrainConfig.min_visible_joints must be at least 1, got -3"),
+     ("max_frames_per_epoch", -5, "TrainConfig.max_frames_per_epoch must be at least 1, got -5"),
+     ("epochs", 2.5, "TrainConfig.epochs must be int, got float 2.5"),
+     ("epochs", "2", "TrainConfig.epochs must be int, got str '2'"),
+     ("learning_rate", "fast", "TrainConfig.learning_rate must be a finite float, got str 'fast'"),
+     ("lam", "0.5", "LossConfig.lam must be a finite float, got str '0.5'"),
+     ("hidden", True, "ModelConfig.hidden must be int, got bool True"),
+     ("device", "gpu0", "TrainConfig.device must be auto or a PyTorch device"),
+     ("seed", None, "TrainConfig.seed must be int, got NoneType None")],
+)  # fmt: skip
+def test_a_bad_setting_is_refused_the_same_way_from_every_path(field, value, expected, tmp_path):
+    saved = {**dataclasses.asdict(TrainConfig()), field: value}  # a checkpoint's flat or nested config, one field bad
+    paths = {
+        "python and papermill": lambda: with_fields(TrainConfig(), **{field: value}),
+        "checkpoint config": lambda: config_from_dict(saved),
+        "study --set": lambda: with_fields(TrainConfig(mode="strong"), **{field: value}),
+    }
+    for path, call in paths.items():
+        message = _verdict(call)
+        assert message is not None and expected in message, (path, message)
+
+
+def test_a_checkpoint_whose_config_is_bad_is_one_line_naming_it(tmp_path):
+    network = LiftingNetwork(ModelConfig(hidden=8), BODY, NormalisationStats(**_plausible_statistics()))
+    for field, value, expected in [("min_visible_joints", 0, "TrainConfig.min_visible_joints must be at least 1"),
+                                   ("min_visible_joints", "6", "TrainConfig.min_visible_joints must be int, got str")]:
+        config = {**dataclasses.asdict(TrainConfig(model=ModelConfig(hidden=8))), field: value}
+        write_checkpoint(tmp_path / "bad.pt", {"config": config, "skeleton": "body", "best_model": network.state_dict()})
+        message = _verdict(lambda: load_model(tmp_path / "bad.pt"))
+        assert message is not None and str(tmp_path / "bad.pt") in message and expected in message, message
+
+
+def test_a_device_this_pytorch_does_not_have_is_one_line(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+    with pytest.raises(ValueError, match=r"^device 'cuda' is not available: this PyTorch .* sees 0 cuda device\(s\); "
+                                         r"use --device cpu or auto$"):  # fmt: skip
+        resolve_device("cuda")
+    with pytest.raises(ValueError, match="device 'cuda:3' is not available"):
+        resolve_device("cuda:3")
+    assert resolve_device("cpu") == torch.device("cpu")

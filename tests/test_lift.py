@@ -420,22 +420,28 @@ def test_the_output_may_not_be_an_input(which, checkpoint, test_set, tmp_path, c
     assert {path: path.read_bytes() for path in before} == before
 
 
-@pytest.mark.parametrize("damage", ["nan_weight", "zero_deviation"])
-def test_a_checkpoint_that_would_lift_everything_to_nan_is_refused(damage, checkpoint, test_set, tmp_path, capsys):
+@pytest.mark.parametrize(
+    "damage, value, expected",
+    [("nan_weight", float("nan"), "must be finite"),
+     ("std_2d", 0.0, "best_model.std_2d[0, 0] must be in [1e-06, 10] normalised image units (a person's), got 0"),
+     ("std_2d", 1e-30, "best_model.std_2d[0, 0] must be in [1e-06, 10] normalised image units (a person's), got 1e-30"),
+     ("mean_3d", 1e30, "best_model.mean_3d[0, 0] must be in [-3000, 3000] mm (a person's), got 1e+30"),
+     ("std_3d", 1e30, "best_model.std_3d[0, 0] must be in [1e-06, 3000] mm (a person's), got 1e+30")],
+    ids=["nan weight", "zero spread", "std_2d 1e-30", "mean_3d 1e30", "std_3d 1e30"],
+)  # fmt: skip
+def test_a_checkpoint_whose_statistics_no_person_has_is_refused(damage, value, expected, checkpoint, test_set, tmp_path,
+                                                                capsys):  # fmt: skip
     content = torch.load(checkpoint, weights_only=True)
     weights = content["best_model"]
-    if damage == "nan_weight":
-        first = next(name for name in weights if name.endswith("weight"))
-        weights[first] = weights[first].clone()
-        weights[first][0, 0] = float("nan")
-    else:
-        weights["std_2d"] = torch.zeros_like(weights["std_2d"])
+    name = next(name for name in weights if name.endswith("weight")) if damage == "nan_weight" else damage
+    weights[name] = weights[name].clone()
+    weights[name].view(-1)[0] = value
     broken = tmp_path / "broken.pt"
     torch.save(content, broken)
     test_set.save(tmp_path / "test.npz")
     assert lift.main([str(broken), str(tmp_path / "test.npz"), "-o", str(tmp_path / "poses.json")]) == 2
     error = capsys.readouterr().err
-    assert "broken.pt" in error and ("must be finite" in error or "must be positive" in error)
+    assert "broken.pt" in error and expected in error, error
     assert error.count("\n") == 1
 
 

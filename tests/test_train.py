@@ -159,7 +159,7 @@ def test_evaluation_needs_groundtruth_and_counts_only_valid_joints(splits):
     [
         ({"epochs": 0}, "epochs must be at least 1"),
         ({"lam": 1.5}, r"lam must be in \[0, 1\]"),
-        ({"lam": float("nan")}, r"lam must be in \[0, 1\]"),
+        ({"lam": float("nan")}, "LossConfig.lam must be a finite float, got float nan"),
         ({"loss_units": "inches"}, "loss_units must be L_M's unit"),
         ({"multiview_unit": "pixels"}, "multiview_unit must be one of cm, mm, normalised"),
         ({"reprojection_views": "some"}, "reprojection_views must be one of sampled, all"),

@@ -3,8 +3,8 @@ written atomically, read back safely and checked.
 
 A checkpoint is a dict saved by ``torch.save`` and read with ``weights_only=True`` (tensors and plain values only, no
 code). Version 2 names the network's skeleton; version 1 (which told it by the joint count) is refused with a
-message. Weights that are not finite, or standard deviations that are not positive, are refused when read: such a
-network lifts every pose to NaN.
+message. Weights that are not finite are refused when read (such a network lifts every pose to NaN), and so are
+normalisation statistics outside a person's range (``NormalisationStats.check``).
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ import torch
 from torch import Tensor
 
 from weakpose_lite.files import atomic_path, write_text_atomic
+from weakpose_lite.model import NormalisationStats
 
 FORMAT = "weakpose-lite checkpoint"
 VERSION = 2
-_POSITIVE = ("std_2d", "std_3d")  # the network's normalisation statistics that must be > 0
 
 
 def write_checkpoint(path: str | Path, content: dict) -> None:
@@ -50,13 +50,14 @@ def load_checkpoint(path: str | Path) -> dict:
 
 
 def _check_weights(path: Path, name: str, weights: dict[str, Tensor]) -> None:
+    """The network's statistics through their gate, then every other weight finite."""
+    statistics = [weights.get(key) for key in ("mean_2d", "std_2d", "mean_3d", "std_3d")]
+    if all(isinstance(value, Tensor) for value in statistics):
+        NormalisationStats(*statistics).check(str(path), f"{name}.")
     for key, value in weights.items():
         if isinstance(value, Tensor) and value.is_floating_point() and not torch.isfinite(value).all():
             bad = int((~torch.isfinite(value)).sum())
             raise ValueError(f"{path}: {name}.{key} must be finite, got {bad} NaN or infinite values")
-    for key in _POSITIVE:
-        if key in weights and not (weights[key] > 0).all():
-            raise ValueError(f"{path}: {name}.{key} must be positive (a standard deviation), got {weights[key].min().item()}")
 
 
 class TrainingState:

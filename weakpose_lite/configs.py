@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import math
+import numbers
+import os
 import sys
 import types
 import typing
@@ -73,12 +76,11 @@ def checked(config_type: type, **values):
     """``config_type(**values)`` after checking each value against its field's annotation (an int for ``int``, a
     number for ``float``, None only where the annotation allows it, ...): a notebook's parameters refused in one
     line naming the parameter, before any work."""
-    hints = typing.get_type_hints(config_type)
+    hints = _hints(config_type)
     for name, value in values.items():
         if name not in hints:
             raise ValueError(f"{config_type.__name__} has no field {name!r}")
-        if not _has_type(value, hints[name]):
-            raise ValueError(f"parameter {name} must be {_type_name(hints[name])}, got {type(value).__name__} {value!r}")
+        _check_type(value, hints[name], f"parameter {name}")
     return config_type(**values)
 
 
@@ -88,18 +90,48 @@ def checked_replace(config, **changes):
     return checked(type(config), **{item.name: getattr(config, item.name) for item in dataclasses.fields(config)} | changes)
 
 
+def check_field_types(instance) -> None:
+    """Refuse a field of the dataclass ``instance`` whose value has not its annotated type, naming class and field.
+
+    Every configuration's ``__post_init__`` calls it first, so a flag, a papermill parameter, a checkpoint's saved
+    configuration and a study's ``--set`` are refused by the same rule, in one line: ``"TrainConfig.epochs must be
+    int, got str '2'"``."""
+    hints = _hints(type(instance))
+    for item in dataclasses.fields(instance):
+        _check_type(getattr(instance, item.name), hints[item.name], f"{type(instance).__name__}.{item.name}")
+
+
+@functools.cache
+def _hints(config_type: type) -> dict:
+    return typing.get_type_hints(config_type)
+
+
+def _check_type(value, kind, name: str) -> None:
+    if not _has_type(value, kind):
+        shown = repr(value)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        raise ValueError(f"{name} must be {_type_name(kind)}, got {type(value).__name__} {shown}")
+
+
 def _has_type(value, kind) -> bool:
+    """Whether ``value`` has type ``kind``; numpy's numbers count as numbers, a bool never does, a path is a str."""
     optional, kind = _without_none(kind)
     if value is None:
         return optional
     if dataclasses.is_dataclass(kind):
         return isinstance(value, kind)
     if typing.get_origin(kind) is tuple:
-        return isinstance(value, (tuple, list)) and all(_has_type(item, arg) for item, arg in zip(value, typing.get_args(kind)))
+        arguments = typing.get_args(kind)
+        return isinstance(value, (tuple, list)) and len(value) == len(arguments) and all(
+            _has_type(item, arg) for item, arg in zip(value, arguments))  # fmt: skip
+    if isinstance(value, bool) or kind is bool:
+        return isinstance(value, bool) and kind is bool
     if kind is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        return isinstance(value, numbers.Real) and math.isfinite(value)
     if kind is int:
-        return isinstance(value, int) and not isinstance(value, bool)
+        return isinstance(value, numbers.Integral)
+    if kind is str:
+        return isinstance(value, (str, os.PathLike))
     return isinstance(value, kind)
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from weakpose_lite import inference, plots
-from weakpose_lite.configs import CommandParser, add_arguments, from_arguments, option, run_command
+from weakpose_lite.configs import CommandParser, add_arguments, check_field_types, from_arguments, option, run_command
 from weakpose_lite.data.formats.user_inputs import SingleViewCamera, check_input, read_user_detections
 from weakpose_lite.files import atomic_path
 from weakpose_lite.model import LiftingNetwork
@@ -50,6 +50,7 @@ class LiftConfig:
     plot_frames: int = option(4, "how many frames to plot")
 
     def __post_init__(self):
+        check_field_types(self)
         if self.batch_size < 1 or self.plot_frames < 1:
             raise ValueError(f"batch_size and plot_frames must be at least 1, got {self.batch_size}, {self.plot_frames}")
         if self.min_visible_joints is not None and self.min_visible_joints < 1:

@@ -23,7 +23,7 @@ from torch import Tensor
 from torch.nn.functional import huber_loss
 
 from weakpose_lite.cameras import project_camera_points, rotate_to_world, world_to_camera
-from weakpose_lite.configs import checked, option
+from weakpose_lite.configs import check_field_types, checked, option
 from weakpose_lite.model import NormalisationStats
 from weakpose_lite.skeleton import to_absolute
 from weakpose_lite.views import Views
@@ -46,6 +46,7 @@ class LossConfig:
     reprojection_views: str = option("sampled", "views L_R re-projects W̄ into: sampled (those predicted) or all")
 
     def __post_init__(self):
+        check_field_types(self)
         if not 0 <= self.lam <= 1:  # False for NaN too
             raise ValueError(f"LossConfig.lam must be in [0, 1], got {self.lam}")
         if not (math.isfinite(self.huber_delta) and self.huber_delta > 0):

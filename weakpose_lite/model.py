@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from weakpose_lite.configs import option
+from weakpose_lite.configs import check_field_types, option
 from weakpose_lite.dropout import PackedDropout
 from weakpose_lite.skeleton import Skeleton, to_relative
 
@@ -36,11 +36,21 @@ class ModelConfig:
     dropout: float = option(0.5, "dropout probability after each hidden layer")
 
     def __post_init__(self):
+        check_field_types(self)
         if self.hidden < 1 or self.residual_blocks < 0 or not 0 <= self.dropout < 1:
             raise ValueError(
                 f"ModelConfig: hidden must be ≥ 1, residual_blocks ≥ 0 and dropout in [0, 1), got hidden {self.hidden}, "
                 f"residual_blocks {self.residual_blocks}, dropout {self.dropout}"
             )
+
+
+# The range of statistics a network lifting people can have (``NormalisationStats.check``). A spread is at least the
+# floor put under the root's (its relative coordinates are all 0); below it, standardising multiplies by 1e6 or more.
+MIN_SPREAD = 1e-6
+# Normalised image coordinates beyond ±10 lie 84 degrees off the optical axis, outside any lens the kit models.
+MAX_NORMALISED = 10.0
+# No joint of a person stands 3 m from the root (the tallest arm span measured is 2.7 m).
+MAX_RELATIVE_MM = 3000.0
 
 
 @dataclass(frozen=True)
@@ -87,8 +97,23 @@ class NormalisationStats:
         """The four statistics by name, for checkpoints."""
         return {"mean_2d": self.mean_2d, "std_2d": self.std_2d, "mean_3d": self.mean_3d, "std_3d": self.std_3d}
 
+    def check(self, source: str, prefix: str = "") -> None:
+        """The gate of statistics, wherever they come from (training, a checkpoint): every value finite, spreads at
+        least ``MIN_SPREAD``, 2D values within ±``MAX_NORMALISED`` (normalised image coordinates) and 3D ones within
+        ±``MAX_RELATIVE_MM``; else a ValueError ``"<source>: <prefix><name>[j, d] must be in [...], got ..."``."""
+        for name, value in self.as_dict().items():
+            if value.device.type == "meta":  # a meta tensor holds no values to check
+                continue
+            limit, unit = (MAX_NORMALISED, "normalised image units") if name.endswith("2d") else (MAX_RELATIVE_MM, "mm")
+            low = MIN_SPREAD if name.startswith("std") else -limit
+            bad = ~((value >= low) & (value <= limit))
+            if bad.any():
+                index = tuple(bad.nonzero()[0].tolist())
+                raise ValueError(f"{source}: {prefix}{name}{list(index)} must be in [{low:g}, {limit:g}] {unit} (a "
+                                 f"person's), got {value[index].item():g}")  # fmt: skip
 
-def _masked_mean_std(values: Tensor, mask: Tensor, floor: float = 1e-6) -> tuple[Tensor, Tensor]:
+
+def _masked_mean_std(values: Tensor, mask: Tensor, floor: float = MIN_SPREAD) -> tuple[Tensor, Tensor]:
     """values (N, J, D), mask (N, J) -> mean and std (J, D) over the masked entries; std floored (root has none)."""
     weights = mask.to(values.dtype).unsqueeze(-1)
     count = weights.sum(0).clamp(min=1)

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
-from weakpose_lite.configs import CommandParser, add_arguments, from_arguments, option, run_command
+from weakpose_lite.configs import CommandParser, add_arguments, check_field_types, from_arguments, option, run_command
 from weakpose_lite.data.dataset import SPLITS, MultiViewDataset, load_splits
 from weakpose_lite.data.formats.export import write_sequence
 from weakpose_lite.data.formats.panoptic import calibration_file, read_calibration
@@ -48,6 +48,7 @@ class ReproduceConfig:
     training: TrainConfig = field(default_factory=lambda: QUICK_TRAINING)
 
     def __post_init__(self):
+        check_field_types(self)
         if self.synthetic_size not in ("tiny", "default", "panoptic_sized"):
             raise ValueError(f"synthetic_size must be tiny, default or panoptic_sized, got {self.synthetic_size!r}")
         if self.training.mode != "weak":

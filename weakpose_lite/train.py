@@ -29,7 +29,7 @@ from torch import Tensor
 
 from weakpose_lite import losses
 from weakpose_lite.checkpoints import TrainingState, load_checkpoint, write_checkpoint
-from weakpose_lite.configs import option
+from weakpose_lite.configs import check_field_types, option
 from weakpose_lite.data.dataset import MultiViewDataset
 from weakpose_lite.inference import evaluate, predict
 from weakpose_lite.losses import LossConfig
@@ -66,14 +66,17 @@ class TrainConfig:
     device: str = option("auto", "auto (CUDA when available), cpu, cuda, ...")
 
     def __post_init__(self):
+        check_field_types(self)
         _check_choice("mode", self.mode, MODES)
         _check_choice("selection", self.selection, SELECTIONS)
         _check_choice("output_statistics", self.output_statistics, ("per_joint", "isotropic"))
         if not 0 <= self.warmup_fraction <= 1:
             raise ValueError(f"TrainConfig.warmup_fraction must be in [0, 1], got {self.warmup_fraction}")
-        for name in ("epochs", "frames_per_batch", "views_per_frame"):
-            if getattr(self, name) < 1:
+        for name in ("epochs", "frames_per_batch", "views_per_frame", "min_visible_joints", "max_frames_per_epoch"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ValueError(f"TrainConfig.{name} must be at least 1, got {getattr(self, name)}")
+        if self.device != "auto":
+            _parsed_device(self.device)
         for name in ("learning_rate", "lr_decay"):
             if not (math.isfinite(getattr(self, name)) and getattr(self, name) > 0):
                 raise ValueError(f"TrainConfig.{name} must be a positive number, got {getattr(self, name)}")
@@ -163,6 +166,7 @@ def build_model(config: TrainConfig, views: Views, skeleton_name: str) -> Liftin
     else:
         target_valid = views.target_valid.unsqueeze(1).expand_as(views.visible)[views.usable]
         stats = NormalisationStats.from_3d(inputs, visible, views.targets[views.usable], target_valid)
+    stats.check(f"training data ({skeleton_name}): the network's normalisation statistics")
     return LiftingNetwork(config.model, get_skeleton(skeleton_name), stats)
 
 
@@ -190,10 +194,23 @@ class TrainResult:
 
 
 def resolve_device(name: str) -> torch.device:
-    """"auto" -> CUDA when available, else CPU; anything else as given."""
+    """"auto" -> CUDA when available, else CPU; anything else as given, refused in one line when this PyTorch has no
+    such device (``--device cuda`` on a CPU-only build). Every command resolves its device here."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    device = _parsed_device(name)
+    available = {"cuda": torch.cuda.device_count(), "mps": int(torch.backends.mps.is_available())}
+    if device.type in available and (device.index or 0) >= available[device.type]:
+        raise ValueError(f"device {name!r} is not available: this PyTorch ({torch.__version__}) sees "
+                         f"{available[device.type]} {device.type} device(s); use --device cpu or auto")  # fmt: skip
+    return device
+
+
+def _parsed_device(name: str) -> torch.device:
+    try:
+        return torch.device(name)
+    except RuntimeError as error:
+        raise ValueError(f"TrainConfig.device must be auto or a PyTorch device (cpu, cuda, cuda:1, ...), got {name!r}") from error
 
 
 def train(

@@ -25,6 +25,7 @@ import torch
 from torch import Tensor
 
 from weakpose_lite.cameras import stack_cameras
+from weakpose_lite.configs import check_field_types
 from weakpose_lite.data.dataset import SPLITS, MultiViewDataset, split_path
 from weakpose_lite.data.formats.openpose import OPENPOSE_FOLDER, read_openpose_views
 from weakpose_lite.data.formats.panoptic import (
@@ -65,34 +66,21 @@ class BuildConfig:
     detection_config: DetectionConfig = DetectionConfig()
 
     def __post_init__(self):
-        if not isinstance(self.camera_type, str) or not self.camera_type:
+        check_field_types(self)
+        if not self.camera_type:
             raise ValueError(f"BuildConfig.camera_type must be a camera type like 'hd', got {self.camera_type!r}")
         if self.skeleton not in SKELETON_CHOICES:
             raise ValueError(f"BuildConfig.skeleton must be one of {SKELETON_CHOICES}, got {self.skeleton!r}")
-        if self.body_id is not None and not (_is_integer(self.body_id) and self.body_id >= 0):
+        if self.body_id is not None and self.body_id < 0:
             raise ValueError(f"BuildConfig.body_id must be None or an integer >= 0, got {self.body_id!r}")
-        if not (_is_number(self.min_confidence) and 0 <= self.min_confidence <= 1):  # refuses NaN and inf
+        if not 0 <= self.min_confidence <= 1:
             raise ValueError(f"BuildConfig.min_confidence must be a number in [0, 1], got {self.min_confidence!r}")
-        if not (_is_integer(self.min_views) and self.min_views >= 2):
+        if self.min_views < 2:
             raise ValueError(f"BuildConfig.min_views must be an integer >= 2 (Eq. 6 needs two), got {self.min_views!r}")
-        fractions = tuple(self.split_fractions)
-        if not (len(fractions) == 3 and all(_is_number(f) and f >= 0 for f in fractions)
-                and math.isclose(sum(fractions), 1.0)):  # fmt: skip
+        if min(self.split_fractions) < 0 or not math.isclose(sum(self.split_fractions), 1.0):
             raise ValueError(
                 f"BuildConfig.split_fractions must be three numbers >= 0 summing to 1, got {self.split_fractions!r}"
             )
-        if not _is_integer(self.seed):
-            raise ValueError(f"BuildConfig.seed must be an integer, got {self.seed!r}")
-        if not isinstance(self.detection_config, DetectionConfig):
-            raise ValueError(f"BuildConfig.detection_config must be a DetectionConfig, got {self.detection_config!r}")
-
-
-def _is_integer(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 class SequenceData(NamedTuple):

@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from weakpose_lite.cameras import Camera
+from weakpose_lite.configs import check_field_types
 from weakpose_lite.data.dataset import SPLITS, MultiViewDataset, load_splits, save_splits, split_path
 from weakpose_lite.data.synthetic.body import Motion, pose_sequence, sample_subject
 from weakpose_lite.data.synthetic.detections import DetectionConfig, simulate_detections
@@ -48,6 +49,9 @@ class SyntheticConfig:
     frame_view_drop_rate: float = 0.05
     split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
     detections: DetectionConfig = field(default_factory=DetectionConfig)
+
+    def __post_init__(self):
+        check_field_types(self)
 
     @classmethod
     def tiny(cls, **changes) -> SyntheticConfig:
