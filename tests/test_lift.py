@@ -25,7 +25,7 @@ from weakpose_lite.data.formats.panoptic import Calibration, write_calibration
 from weakpose_lite.data.formats.user_inputs import frame_numbers
 from weakpose_lite.data.synthetic import SyntheticConfig, make_synthetic_splits
 from weakpose_lite.model import LiftingNetwork, ModelConfig, NormalisationStats
-from weakpose_lite.skeleton import BODY, BODY_HANDS, COCO18
+from weakpose_lite.skeleton import BODY, BODY_HANDS, COCO18, plausible_poses
 from weakpose_lite.train import TrainConfig, load_model, train
 from weakpose_lite.views import make_views
 
@@ -45,7 +45,9 @@ def splits():
 @pytest.fixture(scope="session")
 def checkpoint(splits, tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("model")
-    config = TrainConfig(mode="strong", model=ModelConfig(hidden=64, dropout=0.1), epochs=4, max_frames_per_epoch=200)
+    # 20 quick epochs: trained just enough that every pose it lifts is a person's (4 gave metre-long bones)
+    config = TrainConfig(mode="strong", model=ModelConfig(hidden=64, dropout=0.1), epochs=20, max_frames_per_epoch=200,
+                         learning_rate=2e-3)  # fmt: skip
     train(config, splits["train"], splits["validation"], output=folder)
     return folder / "best.pt"
 
@@ -215,7 +217,6 @@ def test_body25_input_lifts_as_the_same_detections_in_coco18(checkpoint, test_se
 
 def test_frames_that_cannot_be_lifted_get_a_status_and_every_person_a_row(checkpoint, test_set, tmp_path):
     keypoints, confidence = test_set.keypoints_2d[:4, 0].clone(), test_set.confidence[:4, 0].clone()
-    confidence[0] = 1.0
     confidence[1, BODY.root] = 0  # root missing
     confidence[2, 4:] = 0  # four joints left
     folder = _single_view_folder(tmp_path / "view", keypoints[:3], confidence[:3])
@@ -226,7 +227,7 @@ def test_frames_that_cannot_be_lifted_get_a_status_and_every_person_a_row(checkp
     assert rows == [(0, 0, "ok"), (1, 0, "root_missing"), (2, 0, "too_few_joints"), (3, 0, "ok"), (3, 1, "ok"),
                     (4, 0, "no_person")]  # fmt: skip
     assert result["summary"]["by_status"] == {"ok": 3, "no_person": 1, "root_missing": 1, "too_few_joints": 1,
-                                              "too_few_views": 0, "not_finite": 0}  # fmt: skip
+                                              "too_few_views": 0, "not_finite": 0, "implausible": 0}  # fmt: skip
     poses = _poses(result)
     assert np.array_equal(poses[0], poses[3]) and np.array_equal(poses[3], poses[4])
 
@@ -482,3 +483,33 @@ def test_a_float64_dataset_file_lifts_as_its_float32_copy(checkpoint, test_set, 
     test_set.save(tmp_path / "float32.npz")
     poses = [_poses(_run(checkpoint, tmp_path / f"{name}.npz", tmp_path / f"{name}.json")) for name in ("float64", "float32")]
     np.testing.assert_array_equal(poses[0], poses[1])
+
+
+@pytest.mark.parametrize("scale, expected", [(1.0, "ok"), (100.0, "implausible"), (1e-3, "implausible")],
+                         ids=["as trained", "bones metres long", "shrunk to a point"])  # fmt: skip
+def test_a_pose_outside_a_persons_range_is_implausible_never_ok_in_lift_and_evaluate(model, test_set, scale, expected):
+    scaled = LiftingNetwork(model.config, model.skeleton, NormalisationStats(
+        model.mean_2d, model.std_2d, model.mean_3d * scale, model.std_3d * scale))  # fmt: skip
+    scaled.load_state_dict({**model.state_dict(), "mean_3d": model.mean_3d * scale, "std_3d": model.std_3d * scale})
+    views = make_views(test_set, with_targets=True)
+    for coordinate_frame in ("world", "camera"):
+        lifted = inference.lift_views(scaled, views, test_set.view_mask, coordinate_frame, 6)
+        assert [inference.STATUSES[code] for code in lifted.status.tolist()] == [expected] * TEST_FRAMES
+        assert torch.isnan(lifted.poses).all() == (expected != "ok")
+    evaluation = inference.evaluate(scaled, views, model.skeleton)
+    usable = int(views[views.trainable_frames].usable.sum())
+    assert evaluation["implausible_poses"] == (0 if expected == "ok" else usable)
+
+
+def test_plausible_poses_matches_a_loop_over_bones():
+    generator = torch.Generator().manual_seed(3)
+    poses = torch.randn(200, BODY.num_joints, 3, generator=generator, dtype=torch.float64) * 10 ** (
+        torch.rand(200, 1, 1, generator=generator, dtype=torch.float64) * 5)  # spreads from 1 mm to 100 m
+    poses[:, BODY.root] = 0
+    expected = []
+    for pose in poses.tolist():
+        lengths = [np.linalg.norm(np.subtract(pose[child], pose[parent])) for parent, child in BODY.bones]
+        reach = max(np.linalg.norm(joint) for joint in pose)
+        expected.append(reach <= 3000 and max(lengths) <= 1000 and max(lengths) >= 50)
+    assert 20 < sum(expected) < 180
+    assert plausible_poses(poses, BODY).tolist() == expected

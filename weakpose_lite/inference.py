@@ -25,13 +25,14 @@ from weakpose_lite import metrics
 from weakpose_lite.cameras import rotate_to_world
 from weakpose_lite.losses import average_pose
 from weakpose_lite.model import LiftingNetwork
-from weakpose_lite.skeleton import Skeleton, to_absolute
+from weakpose_lite.skeleton import Skeleton, plausible_poses, to_absolute
 from weakpose_lite.views import Views
 
 # Why a frame (or a person in a frame) has no pose; index 0 is success. Stored as these names in the output files.
-# "not_finite": the network's output overflowed (inputs far outside anything it was trained on).
-STATUSES = ("ok", "no_person", "root_missing", "too_few_joints", "too_few_views", "not_finite")
-OK, NO_PERSON, ROOT_MISSING, TOO_FEW_JOINTS, TOO_FEW_VIEWS, NOT_FINITE = range(len(STATUSES))
+# "not_finite": the network's output overflowed (inputs far outside anything it was trained on); "implausible": a
+# finite pose outside a person's range (``skeleton.plausible_poses``: metres-long bones, a point), never "ok".
+STATUSES = ("ok", "no_person", "root_missing", "too_few_joints", "too_few_views", "not_finite", "implausible")
+OK, NO_PERSON, ROOT_MISSING, TOO_FEW_JOINTS, TOO_FEW_VIEWS, NOT_FINITE, IMPLAUSIBLE = range(len(STATUSES))
 EVALUATION_BATCH = 8192  # poses per network call when predicting a whole dataset
 
 
@@ -155,6 +156,7 @@ def lift_views(
         status = single_view_status(views.usable[:, 0], views.visible[:, 0], present[:, 0], root)
         poses, uncertainty = average, torch.full_like(spread, math.nan)
     status = torch.where((status == OK) & ~torch.isfinite(poses).all((-1, -2)), NOT_FINITE, status)
+    status = torch.where((status == OK) & ~plausible_poses(average, model.skeleton), IMPLAUSIBLE, status)
     lifted = (status == OK)[:, None]
     return LiftedPoses(status, views.usable.sum(1), torch.where(lifted[..., None], poses, math.nan),
                        torch.where(lifted, uncertainty, math.nan))  # fmt: skip

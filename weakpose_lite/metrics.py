@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from weakpose_lite.skeleton import Skeleton
+from weakpose_lite.skeleton import Skeleton, plausible_poses
 
 PROTOCOL = (
     "protocol: root-relative (root = neck, excluded), mm, camera frame, test split, errors averaged over valid joints "
@@ -130,6 +130,8 @@ def evaluate(predicted: Tensor, target: Tensor, valid: Tensor, skeleton: Skeleto
     """Root-relative poses (N, J, 3), valid (N, J) -> every metric of the protocol, as plain floats and lists.
 
     The root joint is excluded from the errors here, so callers pass the validity of the groundtruth as it is.
+    ``implausible_poses`` counts the predictions outside a person's range (``skeleton.plausible_poses``), whatever
+    their error.
     """
     check_poses("evaluate", predicted, target, valid, batched=True)
     bone_ratio = bone_length_ratio(predicted, target, valid, skeleton.bones).item()
@@ -143,6 +145,7 @@ def evaluate(predicted: Tensor, target: Tensor, valid: Tensor, skeleton: Skeleto
         "per_joint_mpjpe_mm": mpjpe_per_joint(predicted, target, valid).tolist(),
         "bone_length_ratio": bone_ratio,
         "valid_joints": int(valid.sum()),
+        "implausible_poses": int((~plausible_poses(predicted, skeleton)).sum()),
     }
 
 

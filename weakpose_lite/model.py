@@ -24,7 +24,7 @@ from torch import Tensor, nn
 
 from weakpose_lite.configs import check_field_types, option
 from weakpose_lite.dropout import PackedDropout
-from weakpose_lite.skeleton import Skeleton, to_relative
+from weakpose_lite.skeleton import MAX_RELATIVE_MM, Skeleton, to_relative
 
 
 @dataclass(frozen=True)
@@ -49,8 +49,6 @@ class ModelConfig:
 MIN_SPREAD = 1e-6
 # Normalised image coordinates beyond ±10 lie 84 degrees off the optical axis, outside any lens the kit models.
 MAX_NORMALISED = 10.0
-# No joint of a person stands 3 m from the root (the tallest arm span measured is 2.7 m).
-MAX_RELATIVE_MM = 3000.0
 
 
 @dataclass(frozen=True)
@@ -100,7 +98,7 @@ class NormalisationStats:
     def check(self, source: str, prefix: str = "") -> None:
         """The gate of statistics, wherever they come from (training, a checkpoint): every value finite, spreads at
         least ``MIN_SPREAD``, 2D values within ±``MAX_NORMALISED`` (normalised image coordinates) and 3D ones within
-        ±``MAX_RELATIVE_MM``; else a ValueError ``"<source>: <prefix><name>[j, d] must be in [...], got ..."``."""
+        ±``skeleton.MAX_RELATIVE_MM`` (a person's reach); else a ValueError ``"<source>: <prefix><name>[j, d] must be in [...], got ..."``."""
         for name, value in self.as_dict().items():
             if value.device.type == "meta":  # a meta tensor holds no values to check
                 continue

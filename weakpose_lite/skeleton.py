@@ -17,6 +17,14 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
+# A person's range, in mm, for telling an absurd pose from an answer (``plausible_poses``): no joint more than 3 m
+# from the root (the tallest arm span measured is 2.7 m), no bone longer than 1 m (twice an adult's thigh, the longest
+# bone of COCO-18), and a longest bone of at least 50 mm (a child's upper arm is 150 mm; a pose shrunk below that is a
+# point, what L_M alone drifts to).
+MAX_RELATIVE_MM = 3000.0
+MAX_BONE_MM = 1000.0
+MIN_LONGEST_BONE_MM = 50.0
+
 COCO18 = (
     "nose", "neck",
     "right_shoulder", "right_elbow", "right_wrist",
@@ -136,3 +144,13 @@ def to_relative(points: Tensor, root: int) -> Tensor:
 def to_absolute(relative: Tensor, root_position: Tensor) -> Tensor:
     """Root-relative poses (..., J, D) and root positions (..., D) -> absolute poses (..., J, D) (Eq. 8)."""
     return relative + root_position.unsqueeze(-2)
+
+
+def plausible_poses(relative: Tensor, skeleton: Skeleton) -> Tensor:
+    """Root-relative poses (..., J, 3) mm of ``skeleton`` -> (...) bool: within a person's range (every joint within
+    ``MAX_RELATIVE_MM`` of the root, every bone at most ``MAX_BONE_MM``, the longest at least ``MIN_LONGEST_BONE_MM``);
+    False for a pose holding NaN."""
+    parents, children = (list(index) for index in zip(*skeleton.bones))
+    longest = (relative[..., children, :] - relative[..., parents, :]).norm(dim=-1).amax(-1)
+    reach = relative.norm(dim=-1).amax(-1)
+    return (reach <= MAX_RELATIVE_MM) & (longest <= MAX_BONE_MM) & (longest >= MIN_LONGEST_BONE_MM)
