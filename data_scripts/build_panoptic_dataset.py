@@ -7,7 +7,8 @@ about 80/10/10), 3D groundtruth in COCO-18 (plus hands when every sequence has t
 research only.
 
 A bad flag, list, split file or sequence folder is one line ``error: ...`` on stderr and exit status 2, before
-anything is written (``--debug`` shows the traceback).
+anything is written (``--debug`` shows the traceback). The splits are built into a temporary folder beside ``--out``
+and replace its split files only when every one is built: a build that fails halfway leaves the previous one intact.
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ def print_plan(arguments: argparse.Namespace, sequences: list[str], plan: dict[s
 
 def print_written(split: str, dataset: MultiViewDataset, path: Path) -> None:
     """One split's file and its summary: frames, views per frame, missing joints, OpenPose or simulated 2D."""
-    print(f"wrote {split}: {path}")
+    print(f"built {split}: {path}")
     print(f"  {dataset.summary()}")
 
 

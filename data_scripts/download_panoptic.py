@@ -261,13 +261,28 @@ def verify(path: Path, name: str, expected_sha256: str | None = None, limits: Ex
 
 
 def _verify_tar(path: Path, name: str, limits: ExtractLimits) -> None:
-    """Read every member of a tar to its end, so a truncated or corrupted archive fails here, not halfway through."""
+    """Read every member of a tar to its end, then its end-of-archive block, so a truncated or corrupted archive
+    fails here, not halfway through."""
     with open_tar(path, name, limits) as archive:
         for member in checked_members(archive, name, limits):
             if member.isfile():
                 with archive.extractfile(member) as handle:
                     while _read_chunk(handle, name, member):
                         pass
+        _check_end(archive, name)
+
+
+def _check_end(archive: tarfile.TarFile, name: str) -> None:
+    """A tar ends with blocks of zeros after its last member (POSIX writes two). tarfile takes the end of the data
+    for the end of the archive too, so a download cut exactly after a member would pass as complete: refused."""
+    try:
+        archive.fileobj.seek(archive.offset)
+        end = archive.fileobj.read(tarfile.BLOCKSIZE)
+    except DAMAGED as error:
+        raise ValueError(f"{name}: damaged tar archive ({error})") from error
+    if end != tarfile.NUL * tarfile.BLOCKSIZE:
+        raise ValueError(f"{name}: incomplete tar archive: no end-of-archive block after its last member (the download "
+                         f"was cut short?)")  # fmt: skip
 
 
 def _read_chunk(handle, name: str, member: tarfile.TarInfo) -> bytes:

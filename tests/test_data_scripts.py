@@ -1,5 +1,7 @@
 """The data scripts: download against a local HTTP server (no internet), safe tar extraction, and the dataset build."""
 
+import bz2
+import gzip
 import hashlib
 import io
 import json
@@ -438,7 +440,7 @@ def test_fewer_than_three_sequences_say_all_go_to_train_and_print_only_the_file_
     assert "validation: none (no file written)" in lines and "test: none (no file written)" in lines
     assert "validation.npz" not in out and "test.npz" not in out
     assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["train.npz"]
-    assert f"wrote train: {tmp_path / 'out' / 'train.npz'}" in lines
+    assert f"built train: {tmp_path / 'out' / 'train.npz'}" in lines
 
 
 def test_three_sequences_or_a_split_file_need_no_note(raw, tmp_path, capsys):
@@ -489,3 +491,64 @@ def test_build_datasets_refuses_a_sequence_listed_twice_before_building(raw, tmp
     with pytest.raises(ValueError, match="sequences: sequence 'seqA' is listed twice"):
         build.build_datasets(raw, tmp_path / "out", ["seqA", "seqB", "seqA"])
     assert not (tmp_path / "out").exists()
+
+
+def _fail_on(split_name: str, monkeypatch) -> None:
+    """Make ``build_split`` raise for one split, as a damaged sequence or a full disk would halfway through."""
+    real = build.build_split
+
+    def failing(folders, skeleton, split, config):
+        if split == split_name:
+            raise OSError(f"{split}: no space left on device")
+        return real(folders, skeleton, split, config)
+
+    monkeypatch.setattr(build, "build_split", failing)
+
+
+def test_a_rebuild_that_fails_on_its_last_split_leaves_the_previous_build_intact(raw, tmp_path, capsys, monkeypatch):
+    (tmp_path / "splits.txt").write_text("seqA train\nseqB validation\nseqC test\n")
+    arguments = ["--root", str(raw), "--out", str(tmp_path / "out"), "--sequences", "seqA", "seqB", "seqC",
+                 "--split-file", str(tmp_path / "splits.txt")]  # fmt: skip
+    assert _run_build(arguments, capsys)[0] == 0
+    (tmp_path / "out" / "notes.txt").write_text("mine")
+    before = {path.name: path.read_bytes() for path in (tmp_path / "out").iterdir()}
+    (tmp_path / "splits.txt").write_text("seqB train\nseqA validation\nseqC test\n")  # train and validation change
+    _fail_on("test", monkeypatch)
+    status, _, err = _run_build(arguments, capsys)
+    assert status == 2 and "test: no space left on device" in err
+    assert {path.name: path.read_bytes() for path in (tmp_path / "out").iterdir()} == before
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["out", "raw", "splits.txt"]  # no temporary folder left
+
+
+def test_a_rebuild_with_fewer_splits_replaces_the_whole_build_and_keeps_other_files(raw, tmp_path, capsys):
+    (tmp_path / "splits.txt").write_text("seqA train\nseqB validation\nseqC test\n")
+    out = tmp_path / "out"
+    full = ["--root", str(raw), "--out", str(out), "--sequences", "seqA", "seqB", "seqC", "--split-file",
+            str(tmp_path / "splits.txt")]  # fmt: skip
+    assert _run_build(full, capsys)[0] == 0
+    (out / "notes.txt").write_text("mine")
+    assert _run_build(["--root", str(raw), "--out", str(out), "--sequences", "seqB", "seqC"], capsys)[0] == 0
+    assert sorted(path.name for path in out.iterdir()) == ["notes.txt", "train.npz"]  # the old test.npz is gone
+    assert MultiViewDataset.load(out / "train.npz").sequence_names == ("seqB", "seqC")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["out", "raw", "splits.txt"]
+
+
+@pytest.mark.parametrize("compression", ["", "gz", "bz2"])
+def test_a_tar_cut_exactly_after_a_member_is_refused_as_incomplete(tmp_path, compression):
+    whole = _tar({"hdPose3d_stage1_coco19/body3DScene_00000001.json": b'{"bodies": []}',
+                  "hdPose3d_stage1_coco19/body3DScene_00000002.json": b'{"bodies": []}'})  # fmt: skip
+    with tarfile.open(fileobj=io.BytesIO(whole)) as archive:
+        members = archive.getmembers()
+        boundary = members[1].offset_data + 512  # the second member's one data block, then nothing
+    assert tarfile.open(fileobj=io.BytesIO(whole[:boundary])).getnames() == [m.name for m in members]  # tarfile: fine
+    limits = download_panoptic.archive_limits("hdPose3d_stage1_coco19.tar")
+    for data, complete in ((whole, True), (whole[:boundary], False), (whole[:boundary] + bytes(512), True)):
+        path = tmp_path / "hdPose3d_stage1_coco19.tar"
+        compressors = {"": lambda raw: raw, "gz": gzip.compress, "bz2": bz2.compress}
+        path.write_bytes(compressors[compression](data))
+        if complete:
+            download_panoptic.verify(path, path.name, limits=limits)
+        else:
+            with pytest.raises(ValueError, match=r"^hdPose3d_stage1_coco19.tar: incomplete tar archive: no "
+                                                 r"end-of-archive block after its last member"):  # fmt: skip
+                download_panoptic.verify(path, path.name, limits=limits)

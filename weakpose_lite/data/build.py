@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import math
 import random
+import shutil
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -305,21 +307,43 @@ def build_datasets(
 ) -> dict[str, Path]:
     """Build and save ``<out>/<split>.npz`` for every non-empty split; returns split -> written path.
 
-    Every sequence folder is checked before anything is built; ``on_written(split, dataset, path)`` is called after
-    each file is saved (the build script prints the dataset's summary).
+    All or nothing: every sequence folder is checked before anything is built, the splits are written into a
+    temporary folder beside ``out``, and only when every one is built do they take the place of ``out``'s split files
+    (``_publish``): a failed build leaves the previous one as it was, never a mix of two. ``on_written(split, dataset,
+    path)`` is called as each split is built (the build script prints the dataset's summary).
     """
     root, out = Path(root), Path(out)
     check_not_empty(len(sequences), root.name, "sequence asked for")
     plan = split_plan(sequences, split_file, config)
     check_sequence_folders(root, sequences)
     skeleton = choose_skeleton([root / name for name in sequences], config)
-    written = {}
-    for split, names in plan.items():
-        if names:
-            path = split_path(out, split)
-            dataset = build_split([root / name for name in names], skeleton, split, config)
-            dataset.save(path)
-            written[split] = path
-            if on_written is not None:
-                on_written(split, dataset, path)
-    return written
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".building", dir=out.parent))
+    try:
+        for split, names in plan.items():
+            if names:
+                dataset = build_split([root / name for name in names], skeleton, split, config)
+                dataset.save(split_path(staging, split))
+                if on_written is not None:
+                    on_written(split, dataset, split_path(out, split))
+        _publish(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return {split: split_path(out, split) for split, names in plan.items() if names}
+
+
+def _publish(staging: Path, out: Path) -> None:
+    """``staging``'s split files in place of ``out``'s, by two renames of whole folders (between them ``out`` is
+    missing, never mixed); whatever else ``out`` held is moved back into it."""
+    if not out.exists():
+        staging.rename(out)
+        return
+    previous = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".previous", dir=out.parent))
+    out.rename(previous / out.name)
+    staging.rename(out)
+    splits = {split_path(out, split).name for split in SPLITS}
+    for entry in (previous / out.name).iterdir():
+        if entry.name not in splits:
+            entry.rename(out / entry.name)
+    shutil.rmtree(previous)
