@@ -16,6 +16,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from weakpose_lite import reproduce
 from weakpose_lite.cameras import Camera, look_at_rotation, project
 from weakpose_lite.checkpoints import load_checkpoint, write_checkpoint
 from weakpose_lite.data.dataset import MultiViewDataset
@@ -313,3 +314,40 @@ def test_a_device_this_pytorch_does_not_have_is_one_line(monkeypatch):
     with pytest.raises(ValueError, match="device 'cuda:3' is not available"):
         resolve_device("cuda:3")
     assert resolve_device("cpu") == torch.device("cpu")
+
+
+# ---- reproduce: every flag honoured or refused before any work ---------------------------------------------------
+def _body_dataset_folder(folder: Path) -> Path:
+    splits = make_synthetic_splits(SyntheticConfig.tiny(num_subjects=3, sequences_per_subject=1, frames_per_sequence=4,
+                                                        num_cameras=4, min_views=2))  # fmt: skip
+    for split, dataset in splits.items():
+        dataset.save(folder / f"{split}.npz")
+    return folder
+
+
+@pytest.mark.parametrize(
+    "flags, expected",
+    [(["--skeleton", "body_hands", "--dataset", "DATASET"], "its datasets are of skeleton body, not --skeleton body_hands"),
+     (["--skeleton", "body_hands", "--hands"], "--hands adds the synthetic body + hands pair"),
+     (["--hands", "--dataset", "DATASET"], "--hands adds the synthetic body + hands pair"),
+     (["--max-frames-per-epoch", "-5"], "TrainConfig.max_frames_per_epoch must be at least 1, got -5"),
+     (["--min-visible-joints", "0"], "TrainConfig.min_visible_joints must be at least 1, got 0"),
+     (["--patience", "0"], "unrecognized arguments: --patience 0"),
+     (["--device", "cuda"], "device 'cuda' is not available"),
+     (["--device", "gpu"], "TrainConfig.device must be auto or a PyTorch device")],
+    ids=["skeleton vs dataset", "body_hands with hands", "hands with dataset", "max frames -5", "min visible 0",
+         "patience", "cuda on a CPU-only torch", "unknown device"],
+)  # fmt: skip
+def test_reproduce_refuses_a_flag_it_would_ignore_in_one_line_before_any_work(flags, expected, tmp_path, capsys,
+                                                                             monkeypatch):  # fmt: skip
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+    dataset = _body_dataset_folder(tmp_path / "dataset") if "DATASET" in flags else None
+    flags = [str(dataset) if flag == "DATASET" else flag for flag in flags]
+    try:
+        status = reproduce.main([*flags, "--output", str(tmp_path / "run")])
+    except SystemExit as exit:  # argparse's own refusals exit, as on the command line
+        status = exit.code
+    assert status == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and expected in error, error
+    assert not (tmp_path / "run").exists() and not (tmp_path / "data").exists()  # no data generated, nothing written

@@ -55,12 +55,20 @@ class ReproduceConfig:
             raise ValueError("ReproduceConfig.training describes the weak model (mode 'weak'); strong is trained beside it")
         if self.lm_only_epochs < 1 or self.processes < 1:
             raise ValueError(f"lm_only_epochs and processes must be at least 1, got {self.lm_only_epochs}, {self.processes}")
+        if self.hands and (self.skeleton != "body" or self.dataset is not None):
+            raise ValueError("--hands adds the synthetic body + hands pair after the body models: it needs --skeleton body "
+                             "and no --dataset (for a built body_hands dataset pass --skeleton body_hands alone)")
 
 
 def read_splits(config: ReproduceConfig, skeleton: str) -> dict[str, MultiViewDataset]:
     """The train / validation / test datasets: built files from ``config.dataset``, else the synthetic rig."""
     if config.dataset is not None:
-        return load_splits(config.dataset)
+        splits = load_splits(config.dataset)
+        found = {dataset.skeleton_name for dataset in splits.values()}
+        if found != {skeleton}:
+            raise ValueError(f"{config.dataset}: its datasets are of skeleton {', '.join(sorted(found))}, not --skeleton "
+                             f"{skeleton} (pass --skeleton {min(found)}, or build the dataset for {skeleton})")
+        return splits
     preset = SyntheticConfig() if config.synthetic_size == "default" else getattr(SyntheticConfig, config.synthetic_size)()
     preset = replace(preset, skeleton=skeleton, seed=config.training.seed)
     rig = None if config.rig_calibration is None else read_calibration(config.rig_calibration).cameras
@@ -109,13 +117,14 @@ def reproduce(config: ReproduceConfig) -> dict:
     """Run the models (and with ``hands`` the body + hands pair) and return the summary, also written to
     ``output/summary.json`` (removed first, so an interrupted run leaves none)."""
     started = time.perf_counter()
+    resolve_device(config.training.device)  # a device this PyTorch lacks: one line now, not after the data
     output = Path(config.output)
     (output / "summary.json").unlink(missing_ok=True)
     records, test = reproduce_skeleton(config, config.skeleton, output)
     summary = summarise(records)
     weak = config.training
     summary |= {"weak_lambda": weak.loss.lam, "loss_units": weak.loss.units}
-    if config.hands and config.skeleton == "body":
+    if config.hands:
         summary |= summarise(reproduce_skeleton(config, "body_hands", output / "body_hands")[0], "body_hands_")
     summary |= {"seconds": time.perf_counter() - started, "config": asdict(config)}
     print(
@@ -128,17 +137,18 @@ def reproduce(config: ReproduceConfig) -> dict:
         f"{summary['weak_over_strong_p_mpjpe']:.3f}; {summary['seconds']:.0f} s in all; files in {output}/"
     )
     write_text_atomic(output / "summary.json", json.dumps(summary, indent=1))
-    held_out = write_held_out_sequence(test, output)
-    print(f"a held-out test sequence, as Panoptic + OpenPose files to try `lift` on: {held_out}")
-    print(f"  python -m weakpose_lite.lift {output / 'weak' / 'best.pt'} {held_out / 'openpose'} "
-          f"--calibration {calibration_file(held_out)} -o {output / 'lifted.json'}")  # fmt: skip
+    if test.skeleton_name == "body":  # the OpenPose files hold bodies only
+        held_out = write_held_out_sequence(test, output)
+        print(f"a held-out test sequence, as Panoptic + OpenPose files to try `lift` on: {held_out}")
+        print(f"  python -m weakpose_lite.lift {output / 'weak' / 'best.pt'} {held_out / 'openpose'} "
+              f"--calibration {calibration_file(held_out)} -o {output / 'lifted.json'}")  # fmt: skip
     return summary
 
 
 def write_held_out_sequence(test: MultiViewDataset, output: Path) -> Path:
-    """The first test sequence in the real formats under ``output/held_out/`` (body skeleton only); -> its folder."""
+    """The first test sequence (body skeleton) in the real formats under ``output/held_out/``; -> its folder."""
     sequence = test.sequence_names[int(test.sequence_index[0])]
-    return write_sequence(test, sequence, output / "held_out") if test.skeleton_name == "body" else output
+    return write_sequence(test, sequence, output / "held_out")
 
 
 def parse_arguments(argv: list[str] | None = None) -> ReproduceConfig:
