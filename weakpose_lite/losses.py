@@ -39,8 +39,9 @@ class LossConfig:
     """The objective's choices (Eq. 3, 15), with the paper's λ and δ; the units are the data's own (cm, pixels)."""
 
     lam: float = option(0.8, "λ of Eq. 3, in [0, 1] (weak only)")
-    multiview_unit: str = option("cm", f"unit of L_M's residuals: {', '.join(MULTIVIEW_UNITS)} (÷ σ_X)")
-    reprojection_unit: str = option("pixels", f"unit of L_R's residuals: {', '.join(REPROJECTION_UNITS)} (÷ f σ_x)")
+    multiview_unit: str = option("cm", "unit of L_M's residuals: cm, mm, or normalised (÷ σ_X, the output scale)")
+    reprojection_unit: str = option("pixels", "unit of L_R's residuals: pixels, mm (at the subject: × Z_root / f), or "
+                                              "normalised (÷ f σ_x, the input scale)")
     huber_delta: float = option(1.0, "δ of Huber's loss (Eq. 15), in the loss units")
     detach_average: bool = option(False, "stop the gradient through W̄ (the paper leaves it open)")
     reprojection_views: str = option("sampled", "views L_R re-projects W̄ into: sampled (those predicted) or all")
