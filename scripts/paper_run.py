@@ -65,7 +65,7 @@ class RunClock:
 
 
 def projection(histories: dict[str, list[dict]], walls: dict[str, list[float]], steps: int, full_steps: int, epochs: int) -> str:
-    """The run's time at ``full_steps`` steps an epoch, from epochs of ``steps`` timed here: each model's training
+    """The time of ``epochs`` epochs of ``full_steps`` steps, from epochs of ``steps`` timed here: each model's training
     time (its history's ``seconds``) in proportion to the steps; its validation (the rest of an epoch's wall time,
     after the first) as measured, since it grows with the validation split, not with the steps."""
     lines, total = [f"projected to {full_steps:,} steps an epoch (timed here at {steps:,}), training only:"], 0.0
@@ -76,7 +76,7 @@ def projection(histories: dict[str, list[dict]], walls: dict[str, list[float]], 
         measured = f"{sum(validation) / len(validation):.0f} s" if validation else "not timed (one epoch)"
         lines.append(f"  {name}: an epoch ≈ {_hours(training)}; validation here {measured} an epoch")
         total += training * epochs
-    return "\n".join(lines + [f"  {epochs} epochs of both ≈ {_hours(total)} of training"])
+    return "\n".join(lines + [f"  {epochs} epochs of both (the paper's budget) ≈ {_hours(total)} of training"])
 
 
 def _hours(seconds: float) -> str:
@@ -109,7 +109,7 @@ def paper_run(config: ReproduceConfig, project_to_frames: int | None = None) -> 
     full = project_to_frames or frames
     if full > used and all(clock.walls.values()):
         batch = training.frames_per_batch
-        print(projection(histories, clock.walls, used // batch, full // batch, training.epochs))
+        print(projection(histories, clock.walls, used // batch, full // batch, PAPER_TRAINING.epochs))
     print(f"{time.perf_counter() - started:.0f} s in this session; files in {output}/")
     return records
 

@@ -30,7 +30,7 @@ def test_one_reduced_epoch_prints_its_time_the_estimate_and_table_2(tmp_path, ca
         assert f"{name}: epoch " in printed and (tmp_path / "run" / f"{name}.json").exists()
         assert records[name]["config"]["epochs"] == 1 and records[name]["evaluation"]["mpjpe_mm"] > 0
     # 32 frames of 8 per step = 4 steps timed; 3,200 frames = 400 steps projected
-    assert "projected to 400 steps an epoch (timed here at 4)" in printed and "1 epochs of both" in printed
+    assert "projected to 400 steps an epoch (timed here at 4)" in printed and "100 epochs of both (the paper's budget)" in printed
     assert "Table 2 (body)" in printed and "Table 3 (body)" in printed
     assert (tmp_path / "data").is_dir()  # the data cached beside the output
 
