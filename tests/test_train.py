@@ -182,6 +182,34 @@ def test_a_validation_split_with_one_view_per_frame_is_refused_before_training(s
         train(QUICK, splits["train"], one_view)
 
 
+def test_a_run_saved_with_an_older_flat_configuration_resumes_exactly(splits, tmp_path, monkeypatch):
+    config = dataclasses.replace(QUICK, epochs=2, selection="validation_loss")
+    straight = train(config, splits["train"], splits["validation"], tmp_path / "straight")
+    saved = TrainingState.save
+
+    def interrupted_after_epoch_1(state, path, config):
+        saved(state, path, config)
+        if path.name == "last.pt" and state.epoch == 1:
+            raise KeyboardInterrupt("stopped")
+
+    monkeypatch.setattr(TrainingState, "save", interrupted_after_epoch_1)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, splits["train"], splits["validation"], tmp_path / "old")
+    monkeypatch.undo()
+    last = tmp_path / "old" / "last.pt"
+    checkpoint = torch.load(last, weights_only=True)
+    fields = dataclasses.asdict(config)
+    loss = fields.pop("loss")
+    checkpoint["config"] = fields | {"lam": loss["lam"], "loss_units": "cm_pixels", "projection": "perspective",
+                                     "patience": None, "huber_delta": loss["huber_delta"], "detach_average": False,
+                                     "reprojection_views": "sampled"}  # as the kit wrote it before LossConfig
+    torch.save(checkpoint, last)
+    resumed = train(config, splits["train"], splits["validation"], tmp_path / "old", resume=True)
+    assert _same_weights(resumed.model, straight.model)
+    with pytest.raises(ValueError, match="last.pt: was written with another configuration"):
+        train(dataclasses.replace(config, seed=5), splits["train"], splits["validation"], tmp_path / "old", resume=True)
+
+
 def test_a_run_killed_between_its_last_files_resumes_to_consistent_files(splits, tmp_path, monkeypatch):
     config = dataclasses.replace(QUICK, epochs=2, selection="validation_loss")
     straight = train(config, splits["train"], splits["validation"], tmp_path / "straight")

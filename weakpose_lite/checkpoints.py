@@ -10,6 +10,7 @@ normalisation statistics outside a person's range (``NormalisationStats.check``)
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -91,10 +92,11 @@ class TrainingState:
             write_text_atomic(folder / "history.json", json.dumps(self.history, indent=1))
             self.save(folder / "last.pt", config)
 
-    def load(self, path: Path, config) -> None:
-        """Restore everything from ``path`` (written with the same configuration) to continue exactly."""
+    def load(self, path: Path, written_with: Callable[[dict], bool]) -> None:
+        """Restore everything from ``path`` to continue exactly; ``written_with`` says whether its saved configuration
+        is this run's (``train`` reads older saved forms too)."""
         checkpoint = load_checkpoint(path)
-        if checkpoint["config"] != asdict(config):
+        if not written_with(checkpoint["config"]):
             raise ValueError(f"{path}: was written with another configuration; resume with the same one")
         self.model.load_state_dict(checkpoint["model"])
         self.optimiser.load_state_dict(checkpoint["optimiser"])

@@ -240,7 +240,7 @@ def train(
     generator = torch.Generator(device=device).manual_seed(config.seed)
     state = TrainingState(model, optimiser, scheduler, generator)
     if resume:
-        state.load(Path(output) / "last.pt", config)
+        state.load(Path(output) / "last.pt", lambda saved: config_from_dict(saved) == config)
     steps_per_epoch = _steps_per_epoch(config, len(train_views.trainable_frames))
     warmup_steps = round(config.warmup_fraction * steps_per_epoch * config.epochs) if config.mode == "weak" else 0
     with progress_bar(total=config.epochs, initial=state.epoch, desc=config.label, unit="epoch", log_each_update=True) as epochs:
