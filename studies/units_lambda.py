@@ -36,6 +36,7 @@ from pathlib import Path
 import torch
 
 from executors import add_executor_arguments, map_runs, threads_per_run
+from weakpose_lite.configs import CommandParser, run_command
 from weakpose_lite.files import write_text_atomic
 from weakpose_lite.inference import MONITORED, evaluate, evaluation_monitor
 from weakpose_lite.losses import LossConfig
@@ -258,6 +259,19 @@ def _parse_override(text: str) -> tuple[str, object]:
         return key, value
 
 
+# Fields the study itself sets for each run: --set may not change them (use --units and --lambdas; seeds 0 and 1).
+GRID_FIELDS = ("mode", "seed", "lam", "loss_units", "multiview_unit", "reprojection_unit")
+
+
+def _parse_setting(text: str) -> tuple[str, object]:
+    """A ``--set`` ``key=value`` (``_parse_override``), refused for a field the grid sets itself."""
+    key, value = _parse_override(text)
+    if key in GRID_FIELDS:
+        raise argparse.ArgumentTypeError(f"{text}: {key} is set by the study for each run (--units, --lambdas and its "
+                                         f"seeds), not by --set")  # fmt: skip
+    return key, value
+
+
 def _units(text: str) -> str:
     """A ``--units`` name, checked as ``LossConfig.in_units`` reads it."""
     try:
@@ -268,7 +282,7 @@ def _units(text: str) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line, every flag with its default in ``--help``."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = CommandParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     study = parser.add_argument_group("what to run (without --run: print the plan and train nothing)")
     study.add_argument("--run", action="store_true", help="train the runs of the plan that have no record yet")
     study.add_argument("--units", nargs="+", type=_units, default=list(STUDY_UNITS),
@@ -276,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "unless the same")  # fmt: skip
     study.add_argument("--lambdas", nargs="+", type=float, default=list(STUDY_LAMBDAS), help="the λ of the grid")
     study.add_argument("--finalists", type=int, default=3, help="how many of the best get a second seed")
-    study.add_argument("--set", dest="overrides", type=_parse_override, action="append", default=[],
+    study.add_argument("--set", dest="overrides", type=_parse_setting, action="append", default=[],
                        metavar="FIELD=VALUE", help="a TrainConfig field for every run, e.g. warmup_fraction=0.1")  # fmt: skip
     study.add_argument("--budget", action="store_true", help="the learning-curve runs instead of the grid")
     study.add_argument("--budget-epochs", type=int, default=48, help="epochs of the learning-curve runs")
@@ -332,32 +346,37 @@ def print_plan(configs: list[TrainConfig], arguments: argparse.Namespace, grid_m
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line: 0 when done, 2 with one line ``error: ...`` for a bad flag, ``--set`` value or file, before
+    any data is generated (``--debug`` shows the traceback)."""
+    return run_command(_study, argv)
+
+
+def _study(argv: list[str]) -> None:
     arguments = parse_arguments(argv)
     overrides = dict(arguments.overrides)
     if arguments.table:
         print(reprinted_table(arguments.table, arguments.tables))
-        return 0
+        return
     if arguments.curves:
         print(curves_table({n: json.loads((arguments.tables / f"{n}.json").read_text()) for n in arguments.curves}))
-        return 0
-    default_name, configs, curves = plan(arguments, overrides)
+        return
+    default_name, configs, curves = plan(arguments, overrides)  # every --set value checked here, before any data
     grid_mode = default_name == "units_lambda"
     if not arguments.run:
         print_plan(configs, arguments, grid_mode)
-        return 0
+        return
     records = run_all(configs, arguments, curves)
     if grid_mode:
         second = [replace(config, seed=1) for config in finalists(records, arguments.finalists)]
         records += run_all([quick_budget(mode="strong", seed=1, **overrides), *second], arguments)
     name = arguments.name or default_name
     text = table(records, overrides)
-    command = " ".join(argv if argv is not None else sys.argv[1:])
+    command = " ".join(argv)
     header = f"Study `{name}` (`python studies/units_lambda.py {command}`)\n{PROTOCOL}\n\n"
     print(header + text)
     arguments.tables.mkdir(parents=True, exist_ok=True)
     write_text_atomic(arguments.tables / f"{name}.md", header + text + "\n")
     write_text_atomic(arguments.tables / f"{name}.json", json.dumps(records, indent=1))
-    return 0
 
 
 if __name__ == "__main__":

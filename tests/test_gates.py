@@ -8,6 +8,10 @@ defect calls for, with an independent reference for each rule (numpy, written he
 """
 
 import dataclasses
+import importlib.util
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -351,3 +355,53 @@ def test_reproduce_refuses_a_flag_it_would_ignore_in_one_line_before_any_work(fl
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and expected in error, error
     assert not (tmp_path / "run").exists() and not (tmp_path / "data").exists()  # no data generated, nothing written
+
+
+# ---- the study script: the same front door as the other commands ------------------------------------------------
+STUDY = Path(__file__).resolve().parents[1] / "studies" / "units_lambda.py"
+
+
+def _study_module():
+    """studies/units_lambda.py as a module (it imports studies/executors.py as its neighbour, as when run)."""
+    sys.path.insert(0, str(STUDY.parent))
+    spec = importlib.util.spec_from_file_location("units_lambda_gates", STUDY)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    "setting, expected",
+    [("epochs=2.5", "TrainConfig.epochs must be int, got float 2.5"),
+     ("epochs=two", "TrainConfig.epochs must be int, got str 'two'"),
+     ("hidden=-4", "ModelConfig: hidden must be ≥ 1"),
+     ("min_visible_joints=0", "TrainConfig.min_visible_joints must be at least 1, got 0"),
+     ("dropout=null", "ModelConfig.dropout must be a finite float, got NoneType None"),
+     ("huber_delta=1e999", "LossConfig.huber_delta must be a finite float, got float inf"),
+     ("max_frames_per_epoch=-5", "TrainConfig.max_frames_per_epoch must be at least 1, got -5"),
+     ("device=gpu", "TrainConfig.device must be auto or a PyTorch device"),
+     ("mode=strong", "mode is set by the study for each run"),
+     ("seed=3", "seed is set by the study for each run"),
+     ("lam=0.1", "lam is set by the study for each run"),
+     ("multiview_unit=mm", "multiview_unit is set by the study for each run"),
+     ("patience=3", "'patience' is not a field of TrainConfig")],
+)  # fmt: skip
+def test_a_bad_study_setting_is_one_line_and_status_2_before_any_data(setting, expected, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    arguments = ["--set", setting, "--output", str(tmp_path / "runs"), "--run", "--synthetic-size", "tiny"]
+    try:
+        status = _study_module().main(arguments)
+    except SystemExit as exit:  # argparse's refusals exit, as on the command line
+        status = exit.code
+    error = capsys.readouterr().err
+    assert status == 2 and error.count("\n") == 1 and error.startswith("error: ") and expected in error, error
+    assert list(tmp_path.iterdir()) == []  # no data generated, no run recorded
+
+
+def test_the_study_command_line_answers_a_bad_setting_as_every_command_does(tmp_path):
+    command = [sys.executable, str(STUDY), "--set", "epochs=2.5", "--run", "--output", str(tmp_path / "runs")]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=120,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})  # fmt: skip
+    assert (done.returncode, done.stderr) == (2, "error: TrainConfig.epochs must be int, got float 2.5\n")
+    debug = subprocess.run([*command, "--debug"], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert debug.returncode != 0 and "Traceback" in debug.stderr
