@@ -20,7 +20,8 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from weakpose_lite import reproduce
+from weakpose_lite import cameras as cam
+from weakpose_lite import losses, reproduce
 from weakpose_lite.cameras import Camera, look_at_rotation, project
 from weakpose_lite.checkpoints import load_checkpoint, write_checkpoint
 from weakpose_lite.data.dataset import MultiViewDataset
@@ -30,7 +31,8 @@ from weakpose_lite.data.formats.panoptic import Calibration, read_calibration, w
 from weakpose_lite.data.synthetic import SyntheticConfig, make_synthetic_splits
 from weakpose_lite.data.synthetic.rig import panoptic_like_rig
 from weakpose_lite.model import LiftingNetwork, ModelConfig, NormalisationStats
-from weakpose_lite.skeleton import BODY
+from weakpose_lite.shapes import check_tensor
+from weakpose_lite.skeleton import BODY, to_relative
 from weakpose_lite.train import TrainConfig, config_from_dict, load_model, resolve_device, train, with_fields
 from weakpose_lite.triangulation import triangulate
 
@@ -405,3 +407,66 @@ def test_the_study_command_line_answers_a_bad_setting_as_every_command_does(tmp_
     assert (done.returncode, done.stderr) == (2, "error: TrainConfig.epochs must be int, got float 2.5\n")
     debug = subprocess.run([*command, "--debug"], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+# ---- tensor arguments: one shape gate (shapes.check_tensor) before any arithmetic --------------------------------
+def _bad_tensor_calls() -> dict:
+    """Each call: a public function given a wrong shape or dtype, and the start of the error it must give."""
+    cameras = Camera(torch.eye(3).expand(2, 3, 3), torch.eye(3).expand(2, 3, 3), torch.zeros(2, 3), torch.zeros(2, 5))
+    network = LiftingNetwork(ModelConfig(hidden=8), BODY, NormalisationStats(**_plausible_statistics())).eval()
+    seen = torch.ones(2, J, dtype=torch.bool)
+    return {
+        "project": (lambda: project(torch.zeros(2, J, 2), cameras), "project: points must be floating point (..., 3), got (2, 18, 2)"),
+        "project ints": (lambda: project(torch.zeros(2, J, 3, dtype=torch.long), cameras),
+                         "project: points must be floating point (..., 3), got int64"),
+        "world_to_camera": (lambda: cam.world_to_camera(torch.zeros(J, 2), torch.eye(3), torch.zeros(3)),
+                            "world_to_camera: points must be floating point (..., 3), got (18, 2)"),
+        "undistort": (lambda: cam.undistort(torch.zeros(5, 2), torch.zeros(4)), "undistort: dist must be floating point (..., 5), got (4,)"),
+        "distort": (lambda: cam.distort(torch.zeros(5, 3), torch.zeros(5)), "distort: points must be floating point (..., 2), got (5, 3)"),
+        "pixels_to_normalised": (lambda: cam.pixels_to_normalised(torch.zeros(J, 3), torch.eye(3)),
+                                 "pixels_to_normalised: pixels must be floating point (..., 2), got (18, 3)"),
+        "network joints": (lambda: network(torch.zeros(4, 17, 2), torch.ones(4, 17, dtype=torch.bool)),
+                           "LiftingNetwork: relative_2d must be floating point (N, J, 2) (N=4, J=18), got (4, 17, 2)"),
+        "network mask": (lambda: network(torch.zeros(4, J, 2), torch.ones(4, J)),
+                         "LiftingNetwork: visible must be bool (N, J), got float32"),
+        "average_pose": (lambda: losses.average_pose(torch.zeros(2, 3, J, 3), torch.ones(2, 4, dtype=torch.bool)),
+                         "average_pose: view_mask must be bool (F, C) (F=2, C=3), got (2, 4)"),
+        "multiview loss": (lambda: losses.multiview_consistency_loss(torch.zeros(2, 3, J, 3), torch.zeros(2, 17, 3),
+                                                                      torch.ones(2, 3, dtype=torch.bool)),
+                           "multiview_consistency_loss: average must be floating point (F, J, 3) (F=2, J=18), got (2, 17, 3)"),
+        "supervised_loss": (lambda: losses.supervised_loss(torch.zeros(2, J, 3), torch.zeros(J, 3), seen),
+                            "supervised_loss: target must be floating point (2, 18, 3), got (18, 3)"),  # it used to broadcast
+        "reprojection_loss": (lambda: losses.reprojection_loss(torch.zeros(2, J, 2), torch.zeros(2, J, 2), seen[:, :3]),
+                              "reprojection_loss: visible must be bool (2, 18), got (2, 3)"),
+        "huber": (lambda: losses.huber(torch.zeros(3, dtype=torch.long)), "huber: distance must be floating point"),
+        "to_relative": (lambda: to_relative(torch.zeros(J, 3), 40), "to_relative: root must be a joint index in [0, 18)"),
+        "statistics from 2D": (lambda: NormalisationStats.from_2d(torch.zeros(5, J, 2), seen[:1].expand(5, J)[:, :17],
+                                                                  torch.ones(5)),
+                               "NormalisationStats.from_2d: visible must be bool (N, J) (N=5, J=18), got (5, 17)"),
+        "statistics from 3D": (lambda: NormalisationStats.from_3d(torch.zeros(5, J, 2), seen[:1].expand(5, J),
+                                                                  torch.zeros(5, J, 2), seen[:1].expand(5, J)),
+                               "NormalisationStats.from_3d: relative_3d must be floating point (M, J, 3)"),  # it used to broadcast
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(_bad_tensor_calls()))
+def test_a_wrong_shape_or_dtype_is_a_one_line_error_naming_function_and_argument(case):
+    call, expected = _bad_tensor_calls()[case]
+    with pytest.raises(ValueError) as raised:
+        call()
+    assert str(raised.value).startswith(expected) and "\n" not in str(raised.value), str(raised.value)
+
+
+@settings(max_examples=200, deadline=None)
+@given(shape=st.lists(st.integers(0, 4), max_size=5), spec=st.lists(st.sampled_from([1, 2, 3, "A", "B"]), max_size=4),
+       leading=st.booleans())  # fmt: skip
+def test_the_shape_gate_accepts_exactly_the_shapes_its_spec_describes(shape, spec, leading):
+    """Reference: a plain reading of the spec, letters bound left to right."""
+    full = (("...",) if leading else ()) + tuple(spec)
+    tail = shape[len(shape) - len(spec):] if len(shape) >= len(spec) else None
+    fits = tail is not None and (leading or len(shape) == len(spec))
+    bound: dict = {}
+    for letter, size in zip(spec, tail or []):
+        fits = fits and (size == letter if isinstance(letter, int) else bound.setdefault(letter, size) == size)
+    message = _verdict(lambda: check_tensor("f", "x", torch.zeros(shape), full))
+    assert (message is None) == fits, (shape, full, message)

@@ -1,7 +1,7 @@
 """The library's layout: imports go strictly downward through its layers, and no module is a hub.
 
 Layers, lowest first (a module may import only from its own layer or lower, and never from a command line):
-0. plain tools that import nothing of the kit: files, configs, progress, threads, parameters, paper, skeleton, dropout
+0. plain tools that import nothing of the kit: files, configs, progress, threads, parameters, paper, skeleton, dropout, shapes
 1. the geometry core: cameras, then triangulation (which needs only cameras)
 2. data: the dataset type, the file formats, the synthetic rig, the Panoptic build
 3. views: a dataset -> what the network reads
@@ -19,6 +19,7 @@ import pytest
 LIBRARY = Path(__file__).resolve().parents[1] / "weakpose_lite"
 LAYERS = {
     "files": 0, "configs": 0, "progress": 0, "threads": 0, "parameters": 0, "paper": 0, "skeleton": 0, "dropout": 0,
+    "shapes": 0,
     "cameras": 1, "triangulation": 1.5,
     "data": 2,
     "views": 3,

@@ -24,6 +24,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from weakpose_lite.shapes import check_tensor
+
 PROJECTIONS = ("perspective", "scaled_orthographic")
 # Newton's iterations on more points than this run block by block: every temporary of a huge batch is fresh memory
 # the CPU must fault in (the figures: benchmarks/README.md).
@@ -104,6 +106,8 @@ def pinhole_intrinsics(focal: float, width: float, height: float, dtype: torch.d
 
 def world_to_camera(points: Tensor, R: Tensor, t: Tensor) -> Tensor:
     """World points (..., J, 3), R (..., 3, 3), t (..., 3) -> camera-frame points (..., J, 3)."""
+    for name, value, shape in (("points", points, ("...", 3)), ("R", R, ("...", 3, 3)), ("t", t, ("...", 3))):
+        check_tensor("world_to_camera", name, value, shape)
     return points @ R.transpose(-1, -2) + t.unsqueeze(-2)
 
 
@@ -124,6 +128,7 @@ def rotate_to_camera(points: Tensor, R: Tensor) -> Tensor:
 
 def perspective_projection(points: Tensor) -> Tensor:
     """Camera-frame points (..., 3) -> normalised image coordinates (..., 2): Π_p (Eq. 12)."""
+    check_tensor("perspective_projection", "points", points, ("...", 3))
     return points[..., :2] / points[..., 2:3]
 
 
@@ -186,6 +191,7 @@ def _distortion_terms(u: Tensor, v: Tensor, dist: Tensor) -> tuple[Tensor, Tenso
 
 def distort(normalised: Tensor, dist: Tensor) -> Tensor:
     """Undistorted normalised coordinates (..., J, 2), dist (..., 5) -> distorted ones (..., J, 2) (OpenCV model)."""
+    _check_lens_arguments("distort", normalised, dist)
     lens = _lens(*normalised.unbind(-1), dist)
     return torch.stack([lens.u_distorted, lens.v_distorted], dim=-1)
 
@@ -208,6 +214,7 @@ def undistort(distorted: Tensor, dist: Tensor, iterations: int = 5) -> Tensor:
     Elsewhere the result and its gradient are those of the converged solve.
     Large inputs are solved in blocks of about ``POINTS_PER_BLOCK`` points (the same numbers, less memory).
     """
+    _check_lens_arguments("undistort", distorted, dist)
     rows = torch.broadcast_shapes(distorted.shape[:-2], dist.shape[:-1])
     joints = distorted.shape[-2]
     if rows.numel() * joints <= POINTS_PER_BLOCK:
@@ -271,6 +278,11 @@ def lens_inversion_error_px(K: Tensor, dist: Tensor, image_size: tuple[int, int]
     return torch.where(torch.isfinite(error), error, torch.inf).amax(-1)
 
 
+def _check_lens_arguments(function: str, points: Tensor, dist: Tensor) -> None:
+    check_tensor(function, "points", points, ("...", 2))
+    check_tensor(function, "dist", dist, ("...", 5))
+
+
 def normalised_to_pixels(normalised: Tensor, K: Tensor) -> Tensor:
     """Normalised image coordinates (..., J, 2), K (..., 3, 3) -> pixels (..., J, 2): K (u, v, 1)."""
     return normalised @ K[..., :2, :2].transpose(-1, -2) + K[..., None, :2, 2]
@@ -278,6 +290,8 @@ def normalised_to_pixels(normalised: Tensor, K: Tensor) -> Tensor:
 
 def pixels_to_normalised(pixels: Tensor, K: Tensor) -> Tensor:
     """Pixels (..., J, 2), K (..., 3, 3) -> normalised image coordinates (..., J, 2): K⁻¹ (x, y, 1)."""
+    check_tensor("pixels_to_normalised", "pixels", pixels, ("...", 2))
+    check_tensor("pixels_to_normalised", "K", K, ("...", 3, 3))
     homogeneous = torch.cat([pixels, torch.ones_like(pixels[..., :1])], dim=-1)
     return (homogeneous @ torch.linalg.inv(K).transpose(-1, -2))[..., :2]
 
@@ -314,6 +328,7 @@ def project(points: Tensor, camera: Camera, projection: str = "perspective", wit
     keep their value when x, y, z all change sign). The gradient is zero there, finite elsewhere.
     ``project_camera_points`` does not do this: the losses use it on predictions and need their gradients.
     """
+    check_tensor("project", "points", points, ("...", 3))
     camera_points = camera.world_to_camera(points)
     in_front = camera_points[..., 2] > 0
     # A stand-in in front keeps the unused branch finite, so no inf/NaN reaches the backward pass through where.

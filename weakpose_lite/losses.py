@@ -25,6 +25,7 @@ from torch.nn.functional import huber_loss
 from weakpose_lite.cameras import project_camera_points, rotate_to_world, world_to_camera
 from weakpose_lite.configs import check_field_types, checked, option
 from weakpose_lite.model import NormalisationStats
+from weakpose_lite.shapes import check_tensor
 from weakpose_lite.skeleton import to_absolute
 from weakpose_lite.views import Views
 
@@ -79,6 +80,7 @@ class LossConfig:
 
 def huber(distance: Tensor, delta: float = 1.0) -> Tensor:
     """Distances (...) -> Huber penalty (...) (Eq. 15); δ = 1 is the smooth-L1 loss the paper uses."""
+    check_tensor("huber", "distance", distance, ("...",))
     return huber_loss(distance, torch.zeros_like(distance), reduction="none", delta=delta)
 
 
@@ -87,11 +89,7 @@ def masked_mean(values: Tensor, mask: Tensor) -> Tensor:
 
     Masked-out values may hold anything, NaN included: they are selected away, not multiplied by 0 (0 × NaN is NaN).
     """
-    if mask.dtype != torch.bool or mask.shape != values.shape:
-        raise ValueError(
-            f"masked_mean: mask must be bool of the shape of values {tuple(values.shape)}, "
-            f"got {str(mask.dtype).removeprefix('torch.')} {tuple(mask.shape)}"
-        )
+    check_tensor("masked_mean", "mask", mask, tuple(values.shape), "bool")
     return torch.where(mask, values, 0).sum() / mask.sum().clamp(min=1)
 
 
@@ -113,6 +111,8 @@ def average_pose(world: Tensor, view_mask: Tensor) -> Tensor:
 
     An absent view may hold anything (NaN included) without reaching the mean; a frame with no view gives 0.
     """
+    sizes = check_tensor("average_pose", "world", world, ("F", "C", "J", 3))
+    check_tensor("average_pose", "view_mask", view_mask, ("F", "C"), "bool", sizes)
     present = view_mask[..., None, None]
     return torch.where(present, world, 0).sum(1) / present.sum(1).clamp(min=1)
 
@@ -130,6 +130,9 @@ def multiview_consistency_loss(world: Tensor, average: Tensor, view_mask: Tensor
     it a fixed target for the step. While every residual is in Huber's quadratic zone the two give the same gradient
     (the residuals sum to zero over views); they differ in the linear zone.
     """
+    sizes = check_tensor("multiview_consistency_loss", "world", world, ("F", "C", "J", 3))
+    check_tensor("multiview_consistency_loss", "average", average, ("F", "J", 3), sizes=sizes)
+    check_tensor("multiview_consistency_loss", "view_mask", view_mask, ("F", "C"), "bool", sizes)
     present = view_mask.unsqueeze(-1).expand(world.shape[:-1])  # (F, C, J)
     return masked_mean(huber(multiview_residuals(world, average, view_mask), delta), present)
 
@@ -162,6 +165,9 @@ def reprojection_loss(
     Both point sets must be in the same units (undistorted pixels by default); ``scale`` multiplies each view's
     residual norms before the Huber penalty.
     """
+    check_tensor("reprojection_loss", "reprojected", reprojected, ("...", 2))
+    check_tensor("reprojection_loss", "keypoints_2d", keypoints_2d, tuple(reprojected.shape))
+    check_tensor("reprojection_loss", "visible", visible, tuple(reprojected.shape[:-1]), "bool")
     return masked_mean(huber(reprojection_residuals(reprojected, keypoints_2d, visible, scale), delta), visible)
 
 
@@ -175,6 +181,9 @@ def weak_loss(multiview: Tensor, reprojection: Tensor, lam: float = 0.8) -> Tens
 
 def supervised_loss(predicted: Tensor, target: Tensor, valid: Tensor, delta: float = 1.0) -> Tensor:
     """Predicted and target 3D poses (..., J, 3), valid (..., J) -> mean Huber of per-joint distances, mm."""
+    check_tensor("supervised_loss", "predicted", predicted, ("...", 3))
+    check_tensor("supervised_loss", "target", target, tuple(predicted.shape))
+    check_tensor("supervised_loss", "valid", valid, tuple(predicted.shape[:-1]), "bool")
     return masked_mean(huber(_masked_norm(predicted - target, valid), delta), valid)
 
 

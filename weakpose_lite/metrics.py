@@ -18,6 +18,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from weakpose_lite.shapes import check_tensor
 from weakpose_lite.skeleton import Skeleton, plausible_poses
 
 PROTOCOL = (
@@ -34,20 +35,9 @@ def check_poses(function: str, predicted: Tensor, target: Tensor, valid: Tensor,
     Broadcasting would score something else without a word: a (J, 3) target against (N, J, 3) predictions compares
     every sample with one pose, and a float mask indexes joints instead of selecting them.
     """
-    expected = "(N, J, 3)" if batched else "(..., J, 3)"
-    if (predicted.ndim != 3 if batched else predicted.ndim < 2) or predicted.shape[-1] != 3:
-        raise ValueError(f"{function}: predicted must be {expected}, got {tuple(predicted.shape)}")
-    if target.shape != predicted.shape:
-        raise ValueError(
-            f"{function}: target must have the shape of predicted {expected}, got target {tuple(target.shape)} and "
-            f"predicted {tuple(predicted.shape)}"
-        )
-    if valid.dtype != torch.bool or valid.shape != predicted.shape[:-1]:
-        raise ValueError(
-            f"{function}: valid must be bool of shape {tuple(predicted.shape[:-1])} (predicted "
-            f"{tuple(predicted.shape)} less its last axis), got {str(valid.dtype).removeprefix('torch.')} "
-            f"{tuple(valid.shape)}"
-        )
+    check_tensor(function, "predicted", predicted, ("N", "J", 3) if batched else ("...", "J", 3))
+    check_tensor(function, "target", target, tuple(predicted.shape))
+    check_tensor(function, "valid", valid, tuple(predicted.shape[:-1]), "bool")
 
 
 def joint_errors(predicted: Tensor, target: Tensor) -> Tensor:

@@ -24,6 +24,7 @@ from torch import Tensor, nn
 
 from weakpose_lite.configs import check_field_types, option
 from weakpose_lite.dropout import PackedDropout
+from weakpose_lite.shapes import check_tensor
 from weakpose_lite.skeleton import MAX_RELATIVE_MM, Skeleton, to_relative
 
 
@@ -70,6 +71,9 @@ class NormalisationStats:
         does) with mean 0. Otherwise one spread for every coordinate (the 2D RMS spread × depth) and mean 0. No 3D
         pose is read.
         """
+        sizes = check_tensor("NormalisationStats.from_2d", "relative_2d", relative_2d, ("N", "J", 2))
+        check_tensor("NormalisationStats.from_2d", "visible", visible, ("N", "J"), "bool", sizes)
+        check_tensor("NormalisationStats.from_2d", "root_depth", root_depth, ("N",), sizes=sizes)
         mean_2d, std_2d = _masked_mean_std(relative_2d, visible)
         depth = root_depth.median()
         if per_joint:
@@ -83,6 +87,10 @@ class NormalisationStats:
     @classmethod
     def from_3d(cls, relative_2d: Tensor, visible: Tensor, relative_3d: Tensor, valid_3d: Tensor) -> NormalisationStats:
         """Statistics from 2D (N, J, 2) with visible (N, J), and 3D targets (M, J, 3) with valid_3d (M, J)."""
+        sizes = check_tensor("NormalisationStats.from_3d", "relative_2d", relative_2d, ("N", "J", 2))
+        for name, value, shape, kind in (("visible", visible, ("N", "J"), "bool"), ("relative_3d", relative_3d,
+                                         ("M", "J", 3), "float"), ("valid_3d", valid_3d, ("M", "J"), "bool")):  # fmt: skip
+            check_tensor("NormalisationStats.from_3d", name, value, shape, kind, sizes)
         mean_2d, std_2d = _masked_mean_std(relative_2d, visible)
         mean_3d, std_3d = _masked_mean_std(relative_3d, valid_3d)
         return cls(mean_2d, std_2d, mean_3d, std_3d)
@@ -161,8 +169,12 @@ class LiftingNetwork(nn.Module):
         return NormalisationStats(self.mean_2d, self.std_2d, self.mean_3d, self.std_3d)
 
     def forward(self, relative_2d: Tensor, visible: Tensor) -> Tensor:
-        """relative_2d (N, J, 2) normalised image coords, visible (N, J) bool -> relative 3D (N, J, 3) in mm."""
-        standardised = (relative_2d - self.mean_2d) / self.std_2d
+        """relative_2d (N, J, 2) normalised image coords, visible (N, J) bool -> relative 3D (N, J, 3) in mm; the
+        input is cast to the network's dtype."""
+        sizes = {"J": self.skeleton.num_joints}
+        check_tensor("LiftingNetwork", "relative_2d", relative_2d, ("N", "J", 2), sizes=sizes)
+        check_tensor("LiftingNetwork", "visible", visible, ("N", "J"), "bool", sizes)
+        standardised = (relative_2d.to(self.mean_2d.dtype) - self.mean_2d) / self.std_2d
         standardised = torch.where(visible.unsqueeze(-1), standardised, torch.zeros_like(standardised))
         output = self.network(standardised.flatten(-2)).unflatten(-1, (-1, 3))
         return to_relative(output * self.std_3d + self.mean_3d, self.skeleton.root)

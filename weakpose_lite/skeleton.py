@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
+from weakpose_lite.shapes import check_tensor
+
 # A person's range, in mm, for telling an absurd pose from an answer (``plausible_poses``): no joint more than 3 m
 # from the root (the tallest arm span measured is 2.7 m), no bone longer than 1 m (twice an adult's thigh, the longest
 # bone of COCO-18), and a longest bone of at least 50 mm (a child's upper arm is 150 mm; a pose shrunk below that is a
@@ -138,6 +140,9 @@ BODY25_TO_COCO18 = joint_mapping(BODY25, COCO18)
 
 def to_relative(points: Tensor, root: int) -> Tensor:
     """Absolute poses (..., J, D) -> root-relative poses (..., J, D): Pr = Pa − Pα (§3)."""
+    check_tensor("to_relative", "points", points, ("...", "J", "D"), None)
+    if not 0 <= root < points.shape[-2]:
+        raise ValueError(f"to_relative: root must be a joint index in [0, {points.shape[-2]}), got {root}")
     return points - points[..., root : root + 1, :]
 
 

@@ -25,6 +25,7 @@ from torch import Tensor
 
 from weakpose_lite.cameras import Camera, centres_apart, perspective_projection, pixels_to_normalised, undistort
 from weakpose_lite.progress import progress_bar
+from weakpose_lite.shapes import check_tensor
 
 # A view that sees the point behind itself costs as much as a re-projection error this large (more than any image
 # is wide), so a refinement step that crosses behind a camera is rejected and one that comes back out is taken.
@@ -186,22 +187,16 @@ def _rays_apart(normalised: Tensor, seen: Tensor, R: Tensor) -> Tensor:
 def _check_shapes(keypoints_2d: Tensor, confidence: Tensor, view_mask: Tensor, cameras: Camera) -> None:
     """Raise ValueError naming the argument whose shape does not fit keypoints_2d (F, C, J, 2), or a confidence that
     is not finite and ≥ 0 (an infinite one would make every other view's weight vanish)."""
-    if keypoints_2d.ndim != 4 or keypoints_2d.shape[-1] != 2:
-        raise ValueError(f"triangulate: keypoints_2d must be (F, C, J, 2), got {tuple(keypoints_2d.shape)}")
-    frames, views, joints, _ = keypoints_2d.shape
-    if confidence.shape != (frames, views, joints):
-        expected = (frames, views, joints)
-        raise ValueError(f"triangulate: confidence must be {expected}, got {tuple(confidence.shape)}")
+    sizes = check_tensor("triangulate", "keypoints_2d", keypoints_2d, ("F", "C", "J", 2))
+    check_tensor("triangulate", "confidence", confidence, ("F", "C", "J"), sizes=sizes)
+    check_tensor("triangulate", "view_mask", view_mask, ("F", "C"), "bool", sizes)
+    frames, views = sizes["F"], sizes["C"]
     bad = ~(torch.isfinite(confidence) & (confidence >= 0))
     if bad.any():
         index = tuple(int(i) for i in bad.nonzero()[0])
         raise ValueError(
             f"triangulate: confidence must be finite and >= 0, got {confidence[index].item()} at {list(index)} "
             f"({int(bad.sum())} such values)"
-        )
-    if view_mask.shape != (frames, views) or view_mask.dtype != torch.bool:
-        raise ValueError(
-            f"triangulate: view_mask must be bool {(frames, views)}, got {view_mask.dtype} {tuple(view_mask.shape)}"
         )
     batch = cameras.batch_shape
     if len(batch) not in (1, 2) or batch[-1] != views or (len(batch) == 2 and batch[0] not in (1, frames)):
