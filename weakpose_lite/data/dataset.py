@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 
 from weakpose_lite.cameras import Camera
-from weakpose_lite.data.formats.validation import FLOAT32_MAX, check_cameras, check_detections, check_where
+from weakpose_lite.data.formats.validation import FLOAT32_MAX, check_cameras, check_detections, indexed, refuse_first
 from weakpose_lite.files import atomic_path
 from weakpose_lite.skeleton import Skeleton, get_skeleton
 
@@ -303,11 +303,13 @@ def _check_values(arrays: dict[str, np.ndarray], header: dict, source: str) -> N
     (``validation.check_detections``) and each sequence's cameras (``validation.check_cameras``)."""
     for name, names in (("sequence_index", "sequence_names"), ("subject_index", "subject_names")):
         index, count = arrays[name], len(header[names])
-        check_where((index >= 0) & (index < count), index, source, name, f"in [0, {count}) ({names})")
+        refuse_first((index < 0) | (index >= count), source, indexed(name),
+                     lambda i: f"must be in [0, {count}) ({names}), got {index[i]}")  # fmt: skip
     points = arrays["points_3d"]
-    check_where(np.isnan(points) | (np.abs(points) <= FLOAT32_MAX), points, source, "points_3d", "finite in float32 or NaN")
+    refuse_first(np.abs(points) > FLOAT32_MAX, source, indexed("points_3d"),
+                 lambda i: f"must be finite in float32 or NaN, got {points[i]:g}")  # fmt: skip
     check_detections(torch.from_numpy(arrays["keypoints_2d"]), torch.from_numpy(arrays["confidence"]), source,
-                     lambda key, index: f"{_DETECTION_FIELDS[key]}[{', '.join(map(str, index))}]")  # fmt: skip
+                     lambda key, index: indexed(_DETECTION_FIELDS[key])(index))  # fmt: skip
     cameras = Camera(*(torch.from_numpy(arrays[f"camera_{name}"]) for name in _CAMERA_FIELDS))
     check_cameras(cameras, source, [f"cameras of sequence {name!r}" for name in header["sequence_names"]])
 

@@ -112,17 +112,25 @@ def number_array(value: Any, source: str, field: str, *shapes: tuple[int, ...]) 
         got = "rows of unequal length" if shape is None else _describe_shape(shape)
         raise ValueError(f"{source}: {field} must be {expected}, got {got}")
     array = np.asarray(value, dtype=np.float64)
-    _refuse_first_json(~np.isfinite(array), array, source, field, "finite")
-    _refuse_first_json(np.abs(array) > FLOAT32_MAX, array, source, field, "finite in float32 (|x| ≤ 3.4e38)")
+    in_json = lambda index: field + "".join(f"[{i}]" for i in index)  # noqa: E731  (field[1][0], as in the file)
+    refuse_first(~np.isfinite(array), source, in_json, lambda index: f"must be finite, got {array[index]:g}")
+    refuse_first(np.abs(array) > FLOAT32_MAX, source, in_json,
+                 lambda index: f"must be finite in float32 (|x| ≤ 3.4e38), got {array[index]:g}")  # fmt: skip
     return array
 
 
-def _refuse_first_json(bad: np.ndarray, array: np.ndarray, source: str, field: str, expected: str) -> None:
-    """Raise for the first True of ``bad``, its index written as in JSON (``field[1][0]``) and its value in %g."""
-    found = np.argwhere(bad)
+def refuse_first(bad, source: str, name: Callable[[tuple], str], describe: Callable[[tuple], str]) -> None:
+    """Raise ``"<source>: <name(index)> <describe(index)>"`` for the first True of ``bad`` (a numpy or torch bool
+    array of any shape): every value check of the data layer refuses through it."""
+    found = np.argwhere(np.asarray(bad))
     if len(found):
-        index = "".join(f"[{i}]" for i in found[0])
-        raise ValueError(f"{source}: {field}{index} must be {expected}, got {array[tuple(found[0])]:g}")
+        index = tuple(int(i) for i in found[0])
+        raise ValueError(f"{source}: {name(index)} {describe(index)}")
+
+
+def indexed(field: str) -> Callable[[tuple], str]:
+    """How an array names its element ``index``: ``indexed("camera_R")((0, 3))`` is ``camera_R[0, 3]``."""
+    return lambda index: f"{field}[{', '.join(map(str, index))}]"
 
 
 def check_layout(values: list, source: str, field: str, layouts: dict[int, str]) -> None:
@@ -141,7 +149,7 @@ def check_resolution(resolution: np.ndarray, source: str, field: str) -> None:
 
 def camera_array_field(key: str, index: tuple[int, ...]) -> str:
     """How a dataset file names a parameter of camera ``index`` (sequence, view): ``camera_R[0, 3]``."""
-    return f"camera_{key}[{', '.join(map(str, index))}]"
+    return indexed(f"camera_{key}")(index)
 
 
 def check_cameras(
@@ -159,10 +167,7 @@ def check_cameras(
     K, R, t, dist = (getattr(cameras, key).detach().cpu().to(torch.float64) for key in CAMERA_KEYS)
 
     def refuse(bad: Tensor, key: str, describe: Callable[[tuple], str]) -> None:
-        found = bad.nonzero()
-        if len(found):
-            index = tuple(found[0].tolist())
-            raise ValueError(f"{source}: {field(key, index)} {describe(index)}")
+        refuse_first(bad, source, lambda index: field(key, index), describe)
 
     for key, value in zip(CAMERA_KEYS, (K, R, t, dist)):
         refuse(~(value.abs() <= FLOAT32_MAX).flatten(2).all(-1), key, lambda i: f"must be finite in float32, got "
@@ -216,10 +221,8 @@ def check_detections(keypoints: Tensor, confidence: Tensor, source: str, field: 
         ("keypoints", keypoints, f"within ±{MAX_PIXELS:g} px", keypoints.abs() <= MAX_PIXELS),
         ("confidence", confidence, "in [0, 1]", (confidence >= 0) & (confidence <= 1)),
     ):
-        found = (~good).nonzero()
-        if len(found):
-            index = tuple(found[0].tolist())
-            raise ValueError(f"{source}: {field(key, index)} must be {expected}, got {values[index].item():g}")
+        refuse_first(~good, source, lambda index: field(key, index), lambda index: f"must be {expected}, got "
+                     f"{values[index].item():g}")  # fmt: skip
 
 
 def check_unique(names: list[str], source: str, fields: list[str], among: str) -> None:
@@ -231,21 +234,6 @@ def check_unique(names: list[str], source: str, fields: list[str], among: str) -
                 f"{source}: {field} must be unique among {among}, got {name!r} again (first at {first[name]})"
             )
         first[name] = field
-
-
-def check_where(good: np.ndarray, values: np.ndarray, source: str, field: str, expected: str) -> None:
-    """Refuse the first element of ``values`` where ``good`` is False, naming its index: ``camera_t[0, 3, 1]``."""
-    _refuse_first(~good, source, field, lambda i: f"must be {expected}, got {values[i]}")
-
-
-def _refuse_first(bad: np.ndarray, source: str, field: str, describe) -> None:
-    """Raise for the first True of ``bad`` (...): ``source: field[i, j] <describe(index)>`` (no index for a scalar)."""
-    bad = np.asarray(bad)
-    if not bad.any():
-        return
-    index = tuple(int(i) for i in np.argwhere(bad)[0]) if bad.ndim else ()
-    named = f"{field}[{', '.join(map(str, index))}]" if index else field
-    raise ValueError(f"{source}: {named} {describe(index)}")
 
 
 def check_not_empty(count: int, source: str, what: str) -> None:
