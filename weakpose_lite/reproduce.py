@@ -14,7 +14,11 @@ The weak model trains at the paper's λ = 0.8 with L_M in centimetres and L_R in
 from __future__ import annotations
 
 import json
+import os
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -27,6 +31,7 @@ from weakpose_lite.data.synthetic import SyntheticConfig, load_or_make_synthetic
 from weakpose_lite.files import write_text_atomic
 from weakpose_lite.model import ModelConfig
 from weakpose_lite.results import table_2, table_3, train_and_report_all
+from weakpose_lite.threads import ENVIRONMENT_VARIABLE, training_threads
 from weakpose_lite.train import TrainConfig, resolve_device, with_fields
 
 # The main job's budget: 16 epochs of 4,000 frames (8,000 steps) of a 256-wide network, minutes on 2 CPU cores.
@@ -87,13 +92,16 @@ def model_configs(config: ReproduceConfig) -> dict[str, TrainConfig]:
 
 def reproduce_skeleton(config: ReproduceConfig, skeleton: str, output: Path) -> tuple[dict[str, dict], MultiViewDataset]:
     """Train and evaluate the models of one skeleton; print its tables; -> the results records by name, the test set."""
-    splits = read_splits(config, skeleton)  # generated and cached here, before any worker reads it
-    for split in SPLITS:
-        print(f"{split:>10}: {splits[split].summary()}")
+    with phase(f"data ({skeleton}): {config.dataset or 'the synthetic ' + config.synthetic_size + ' set'}"):
+        splits = read_splits(config, skeleton)  # generated and cached here, before any worker reads it
+        for split in SPLITS:
+            print(f"{split:>10}: {splits[split].summary()}")
     models = model_configs(config)
     on_cpu = resolve_device(config.training.device).type == "cpu"
     processes = min(config.processes, len(models)) if on_cpu else 1
-    records = train_and_report_all(models, splits, output, processes, partial(read_splits, config, skeleton))
+    threads = f", {training_threads()} CPU thread each unless {ENVIRONMENT_VARIABLE} says otherwise" if on_cpu else ""
+    with phase(f"training {', '.join(models)} ({processes} at a time{threads}), then testing each"):
+        records = train_and_report_all(models, splits, output, processes, partial(read_splits, config, skeleton))
     print(table_2(records["strong"], records["weak"]))
     if skeleton == "body":
         print(table_3(records["strong"], records["weak"]))
@@ -138,11 +146,27 @@ def reproduce(config: ReproduceConfig) -> dict:
     )
     write_text_atomic(output / "summary.json", json.dumps(summary, indent=1))
     if test.skeleton_name == "body":  # the OpenPose files hold bodies only
-        held_out = write_held_out_sequence(test, output)
-        print(f"a held-out test sequence, as Panoptic + OpenPose files to try `lift` on: {held_out}")
-        print(f"  python -m weakpose_lite.lift {output / 'weak' / 'best.pt'} {held_out / 'openpose'} "
+        with phase("a held-out test sequence as Panoptic + OpenPose files"):
+            held_out = write_held_out_sequence(test, output)
+        print(f"to try `lift` on it (from {Path.cwd()}):")
+        print(f"  {_python()} -m weakpose_lite.lift {output / 'weak' / 'best.pt'} {held_out / 'openpose'} "
               f"--calibration {calibration_file(held_out)} -o {output / 'lifted.json'}")  # fmt: skip
     return summary
+
+
+@contextmanager
+def phase(name: str) -> Iterator[None]:
+    """Prints what the command starts, then how long it took: a log on a pipe says what it is doing."""
+    started = time.perf_counter()
+    print(f"[{name}] ...", flush=True)
+    yield
+    print(f"[{name}] {time.perf_counter() - started:.0f} s", flush=True)
+
+
+def _python() -> str:
+    """The Python running this command, as a path that works from the current folder (e.g. .venv/bin/python)."""
+    interpreter = Path(sys.executable)
+    return os.path.relpath(interpreter) if interpreter.is_relative_to(Path.cwd()) else str(interpreter)
 
 
 def write_held_out_sequence(test: MultiViewDataset, output: Path) -> Path:
