@@ -10,6 +10,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,8 +42,13 @@ def _binder_pins() -> dict[str, str]:
 
 def test_binder_environment_is_the_lock_of_the_environment_ci_tested():
     """environment.yml pins exactly what is installed here (CI's venv) for the runtime and [notebooks] requirements,
-    transitively; after an upgrade, python scripts/binder_lock.py rewrites it."""
-    assert (ROOT / "environment.yml").read_text() == binder_lock.environment_yml(binder_lock.closure()), \
+    transitively; after an upgrade, python scripts/binder_lock.py rewrites it. Needs the [notebooks] extra installed
+    (scripts/test.sh installs it; a plain `pip install -e ".[test]"` does not)."""
+    try:
+        locked = binder_lock.closure()
+    except SystemExit as missing:  # binder_lock's one line: which requirement is not installed
+        pytest.skip(str(missing))
+    assert (ROOT / "environment.yml").read_text() == binder_lock.environment_yml(locked), \
         "run python scripts/binder_lock.py"
 
 
