@@ -11,9 +11,13 @@
   when they are inside this repository's folder or beside it, else `<local>/NAME`;
 - the per-cell execution timestamps (`metadata.execution`, `metadata.papermill`) are dropped: they change on every run.
 
+- PNG figures are stored with a palette of at most 256 colours (Pillow's median-cut quantisation): a matplotlib plot
+  uses a few dozen colours plus their anti-aliased blends, so it looks the same at about 40 % of the bytes, which
+  keeps the notebooks small enough to open quickly on Binder and GitHub. A PNG that already has a palette is kept.
+
 A cell marked `# NBVAL_CHECK_OUTPUT` is never changed, since nbval compares its outputs with a fresh run: a progress
-bar or a local path there is an error to fix in the notebook. Images are kept as they are; those over
-IMAGE_LIMIT_BYTES are reported (make the figure smaller and re-execute).
+bar or a local path there is an error to fix in the notebook. Images over IMAGE_LIMIT_BYTES after the palette step
+are reported (make the figure smaller and re-execute).
 
 Usage: python scripts/clean_notebooks.py [NOTEBOOK ...]   (default: notebooks/0*.ipynb)
        python scripts/clean_notebooks.py --check [NOTEBOOK ...]   (writes nothing; exit 1 if one would change)
@@ -23,12 +27,14 @@ import argparse
 import base64
 import copy
 import html
+import io
 import os
 import re
 import sys
 from pathlib import Path
 
 import nbformat
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGE_LIMIT_BYTES = 150_000
@@ -96,6 +102,16 @@ def finished(bar: str) -> bool:
     return bool(FINISHED_BAR.search(bar)) and count is not None and count.group(1) == count.group(2)
 
 
+def palette_png(encoded: str) -> str:
+    """A base64 PNG -> the same picture with a palette of at most 256 colours, base64 (unchanged if it has one)."""
+    image = Image.open(io.BytesIO(base64.b64decode(encoded)))
+    if image.mode == "P":
+        return encoded
+    buffer = io.BytesIO()
+    image.convert("RGB").quantize(colors=256).save(buffer, format="PNG", optimize=True)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
 def _is_progress_widget(output: dict) -> bool:
     return WIDGET_VIEW in output.get("data", {}) and bool(PROGRESS_BAR.search(_text(output["data"].get("text/plain", ""))))
 
@@ -130,6 +146,8 @@ def _clean_outputs(outputs: list, widget_state: dict, notebook_folder: Path) -> 
             for mime in TEXT_MIMES:
                 if mime in output["data"]:
                     output["data"][mime] = _without_paths(_text(output["data"][mime]), notebook_folder)
+            if "image/png" in output["data"]:
+                output["data"]["image/png"] = palette_png(_text(output["data"]["image/png"]))
         if output["output_type"] == "error":
             output["traceback"] = [_without_paths(line, notebook_folder) for line in output["traceback"]]
             output["evalue"] = _without_paths(output["evalue"], notebook_folder)

@@ -1,10 +1,15 @@
 """scripts/clean_notebooks.py on made-up outputs: a finished progress bar stays as one line, one that stopped short
-(even at a rounded "100%") goes, and an interactive widget leaves a note instead of its raw repr."""
+(even at a rounded "100%") goes, an interactive widget leaves a note instead of its raw repr, and a figure keeps its
+look with a palette."""
 
+import base64
 import importlib.util
+import io
 from pathlib import Path
 
 import nbformat
+import numpy as np
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 spec = importlib.util.spec_from_file_location("clean_notebooks", ROOT / "scripts" / "clean_notebooks.py")
@@ -44,3 +49,35 @@ def test_an_interactive_widget_leaves_a_note_not_its_repr():
     assert _cleaned(note) == [note], "cleaning twice changes nothing"
     del widget.data[clean_notebooks.WIDGET_VIEW]  # the repr an earlier cleaning left behind
     assert _cleaned(widget)[0].data == {"text/plain": clean_notebooks.WIDGET_NOTE}
+
+
+def _figure_png() -> str:
+    """A small matplotlib plot (lines, text, anti-aliasing) as base64 RGBA PNG, as Jupyter stores it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(3, 2), dpi=80)
+    axes.plot([0, 1, 2], [0, 1, 0.5], label="a line")
+    axes.bar([0.5, 1.5], [0.3, 0.7], color="tab:orange")
+    axes.legend()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    plt.close(figure)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _pixels(encoded: str) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(encoded))).convert("RGB"), dtype=np.int16)
+
+
+def test_a_figure_keeps_its_look_with_a_palette_and_a_second_pass_changes_nothing():
+    original = _figure_png()
+    stored = clean_notebooks.palette_png(original)
+    assert Image.open(io.BytesIO(base64.b64decode(stored))).mode == "P"
+    assert len(stored) < len(original)
+    difference = np.abs(_pixels(stored) - _pixels(original))
+    assert difference.shape == _pixels(original).shape
+    assert difference.mean() < 1.0 and np.quantile(difference, 0.99) <= 8  # levels out of 255
+    assert clean_notebooks.palette_png(stored) == stored
