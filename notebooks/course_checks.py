@@ -80,15 +80,23 @@ def check_close(student_value, reference_value, what: str, hint: str | None = No
 
 
 def check_prediction(prediction, choices: dict[str, float], measured: float, what: str,
-                     why: str | None = None) -> None:
+                     why: str | None = None, judged: bool = True) -> None:
     """A "predict, then run" question: ``choices`` maps each option to the value it stands for; the right option is
     the one nearest to ``measured`` on a log scale (orders of magnitude). Prints "✓ ..." for it; raises
     CheckFailed if ``prediction`` is not an option or not the right one, saying what was measured and why.
+
+    ``judged=False`` is for a run whose parameters differ from the lesson's (``claims.at_defaults``): the question
+    is about the lesson's defaults, so the answer is still refused if it is not an option, but only compared, not
+    judged, against what this run measured.
     """
     key = str(prediction).strip().lower()
     if key not in choices:
         raise CheckFailed(f"✗ {what}: answer with one of {sorted(choices)}, not {prediction!r}")
     right = min(choices, key=lambda option: abs(math.log10(choices[option]) - math.log10(measured)))
+    if not judged:
+        print(f"not judged (parameters changed): {what}: you predicted ({key}); this run measured {measured:.3g}, "
+              f"i.e. ({right}); the question is about the lesson's default parameters")
+        return
     if key != right:
         raise CheckFailed(_with_hint(
             f"✗ {what}: you predicted ({key}) ≈ {choices[key]:g}; measured {measured:.3g}, i.e. ({right})", why))

@@ -238,6 +238,17 @@ def test_check_prediction_takes_the_nearest_choice_on_a_log_scale(capsys):
         course_checks.check_prediction("e", choices, 3015.0, what="ratio")
 
 
+def test_a_prediction_about_the_defaults_is_not_judged_on_a_run_with_other_parameters(capsys):
+    choices = {"a": 1.0, "b": 0.5, "c": 0.03}
+    course_checks.check_prediction("c", choices, 0.272, what="bone ratio", judged=False)
+    out = capsys.readouterr().out
+    assert out.startswith("not judged (parameters changed): bone ratio: you predicted (c); this run measured 0.272, i.e. (b)")
+    with pytest.raises(AssertionError, match="answer with one of"):  # a non-option is refused in any run
+        course_checks.check_prediction("z", choices, 0.272, what="bone ratio", judged=False)
+    with pytest.raises(AssertionError, match=r"you predicted \(c\)"):  # and judged by default
+        course_checks.check_prediction("c", choices, 0.272, what="bone ratio")
+
+
 def test_a_failed_check_renders_as_its_message_alone_in_jupyter():
     """IPython shows an exception through its _render_traceback_ when it has one: the message, no traceback."""
     with pytest.raises(course_checks.CheckFailed) as raised:
