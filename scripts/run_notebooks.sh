@@ -45,11 +45,12 @@ for notebook in notebooks/0*.ipynb; do
     echo "papermill $name: $(($(date +%s) - started)) s"
     if "$PYTHON" scripts/student_edition.py --has-exercises "$notebook"; then
         started=$(date +%s)
-        # papermill fails at the first unanswered exercise, as it should: the check below judges where and how.
+        # It fails at the first unanswered exercise, as it should: the check below judges where and how. Through
+        # run_notebook.py, as step 1, so each value is read as its parameter's type (papermill's own -p reads 00_05
+        # as the int 5).
         # shellcheck disable=SC2086
-        "$PYTHON" -m papermill --cwd notebooks/student -k python3 --log-level ERROR --no-progress-bar \
-            "notebooks/student/$name.ipynb" "notebooks/build/student/$name.ipynb" ${CI_PARAMETERS[$name]:-} \
-            > "notebooks/build/student/$name.log" 2>&1 || true
+        "$PYTHON" scripts/run_notebook.py "notebooks/student/$name.ipynb" -o "notebooks/build/student/$name.ipynb" \
+            ${CI_PARAMETERS[$name]:-} > "notebooks/build/student/$name.log" 2>&1 || true
         "$PYTHON" scripts/student_edition.py --check-run "notebooks/build/student/$name.ipynb" ||
             { cat "notebooks/build/student/$name.log"; exit 1; }
         echo "student edition $name: $(($(date +%s) - started)) s"

@@ -3,6 +3,7 @@ paper's, and write the results files and ``summary.json``.
 
     python -m weakpose_lite.reproduce                     # synthetic default data, minutes on 2 CPU cores
     python -m weakpose_lite.reproduce --hands             # also the body + hands pair: Table 2's second row
+    python -m weakpose_lite.reproduce --motion cmu:DIR    # real people: CMU mocap trials filmed in the same dome
     python -m weakpose_lite.reproduce --dataset DIR --epochs 100 --hidden 1024 --dropout 0.5 \\
         --max-frames-per-epoch none --device cuda         # the paper's run on built data (a GPU job)
 
@@ -28,6 +29,7 @@ from weakpose_lite.data.dataset import SPLITS, MultiViewDataset, load_splits
 from weakpose_lite.data.formats.export import write_sequence
 from weakpose_lite.data.formats.panoptic import calibration_file, read_calibration
 from weakpose_lite.data.synthetic import SyntheticConfig, load_or_make_synthetic
+from weakpose_lite.data.synthetic.captured import MOTION_SPLITS, motion_folder
 from weakpose_lite.files import write_text_atomic
 from weakpose_lite.model import ModelConfig
 from weakpose_lite.results import table_2, table_3, train_and_report_all
@@ -45,6 +47,8 @@ class ReproduceConfig:
     dataset: str | None = option(None, "folder with train/validation/test.npz; none: the synthetic default")
     synthetic_size: str = option("default", "synthetic preset: tiny (CI), default, or panoptic_sized")
     rig_calibration: str | None = option(None, "a Panoptic calibration JSON whose HD cameras replace the dome")
+    motion: str = option("synthetic", "who moves in the dome: synthetic, or cmu:DIR (CMU mocap .asf/.amc files)")
+    motion_split: str = option("subject", "captured motion split by subject, or by time (too few subjects)")
     skeleton: str = option("body", "body, or body_hands for Table 2's second row alone")
     hands: bool = option(False, "after the body models, also train and report the body + hands pair")
     output: str = option("results/reproduce", "folder of the results, checkpoints and summary.json")
@@ -60,6 +64,12 @@ class ReproduceConfig:
             raise ValueError("ReproduceConfig.training describes the weak model (mode 'weak'); strong is trained beside it")
         if self.lm_only_epochs < 1 or self.processes < 1:
             raise ValueError(f"lm_only_epochs and processes must be at least 1, got {self.lm_only_epochs}, {self.processes}")
+        motion_folder(self.motion)  # a malformed --motion fails here, before any work
+        if self.motion_split not in MOTION_SPLITS:
+            raise ValueError(f"ReproduceConfig.motion_split must be one of {', '.join(MOTION_SPLITS)}, got {self.motion_split!r}")
+        if self.motion != "synthetic" and (self.dataset is not None or self.hands):
+            raise ValueError("--motion films captured motion in the synthetic dome: it takes neither --dataset nor "
+                             "--hands (the CMU skeleton has no finger joints)")
         if self.hands and (self.skeleton != "body" or self.dataset is not None):
             raise ValueError("--hands adds the synthetic body + hands pair after the body models: it needs --skeleton body "
                              "and no --dataset (for a built body_hands dataset pass --skeleton body_hands alone)")
@@ -75,7 +85,10 @@ def read_splits(config: ReproduceConfig, skeleton: str) -> dict[str, MultiViewDa
                              f"{skeleton} (pass --skeleton {min(found)}, or build the dataset for {skeleton})")
         return splits
     preset = SyntheticConfig() if config.synthetic_size == "default" else getattr(SyntheticConfig, config.synthetic_size)()
-    preset = replace(preset, skeleton=skeleton, seed=config.training.seed)
+    preset = replace(preset, skeleton=skeleton, seed=config.training.seed, motion=config.motion,
+                     motion_split=config.motion_split)  # fmt: skip
+    if config.motion != "synthetic":
+        preset = replace(preset, name=f"cmu_mocap_{preset.name}")
     rig = None if config.rig_calibration is None else read_calibration(config.rig_calibration).cameras
     return load_or_make_synthetic(preset, Path(config.output).parent / "data", rig)
 
@@ -92,7 +105,9 @@ def model_configs(config: ReproduceConfig) -> dict[str, TrainConfig]:
 
 def reproduce_skeleton(config: ReproduceConfig, skeleton: str, output: Path) -> tuple[dict[str, dict], MultiViewDataset]:
     """Train and evaluate the models of one skeleton; print its tables; -> the results records by name, the test set."""
-    with phase(f"data ({skeleton}): {config.dataset or 'the synthetic ' + config.synthetic_size + ' set'}"):
+    synthetic = f"the synthetic {config.synthetic_size} set" + ("" if config.motion == "synthetic" else
+                                                                 f" with the motion of {config.motion}")  # fmt: skip
+    with phase(f"data ({skeleton}): {config.dataset or synthetic}"):
         splits = read_splits(config, skeleton)  # generated and cached here, before any worker reads it
         for split in SPLITS:
             print(f"{split:>10}: {splits[split].summary()}")

@@ -5,6 +5,8 @@
 - Views: most frames see all cameras; as in Panoptic (18–31 views in Table 1), some sequences lose a few cameras
   for their whole length (corrupted videos) and some frames lose more, never below ``min_views``.
 - Splits are by whole subject, hence by whole sequence (no individual in two splits, as the paper's Table 1).
+- ``motion="cmu:<folder>"`` films real people instead: CMU motion-capture trials (``captured``), with the same
+  dome, views and detection model, split by the database's subjects (or by time, ``motion_split="time"``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from weakpose_lite.cameras import Camera
 from weakpose_lite.configs import check_field_types
 from weakpose_lite.data.dataset import SPLITS, MultiViewDataset, load_splits, save_splits, split_path
 from weakpose_lite.data.synthetic.body import Motion, pose_sequence, sample_subject
+from weakpose_lite.data.synthetic.captured import MOTION_SPLITS, captured_pieces, find_trials, motion_folder
 from weakpose_lite.data.synthetic.detections import DetectionConfig, simulate_detections
 from weakpose_lite.data.synthetic.motion import sample_motion
 from weakpose_lite.data.synthetic.rig import panoptic_like_rig, rig_centre
@@ -33,7 +36,10 @@ class SyntheticConfig:
     """Everything that defines a synthetic dataset; the defaults are the quick-reproduction preset (~25k train frames).
 
     skeleton: "body" or "body_hands"; fps: frames per second of the motion; split_fractions: (train, validation,
-    test) shares of the subjects; view rates: probability that a sequence (frame) loses cameras.
+    test) shares of the subjects; view rates: probability that a sequence (frame) loses cameras. motion: "synthetic"
+    (``motion``'s generator), or "cmu:<folder>" for captured trials (``captured``: body only; num_subjects and
+    sequences_per_subject then unused, frames_per_sequence the longest piece); motion_split: "subject" or "time"
+    (captured motion only: see ``captured``).
     """
 
     name: str = "synthetic"
@@ -49,9 +55,17 @@ class SyntheticConfig:
     frame_view_drop_rate: float = 0.05
     split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
     detections: DetectionConfig = field(default_factory=DetectionConfig)
+    motion: str = "synthetic"
+    motion_split: str = "subject"
 
     def __post_init__(self):
         check_field_types(self)
+        if self.motion_split not in MOTION_SPLITS:
+            raise ValueError(f"SyntheticConfig.motion_split must be one of {', '.join(MOTION_SPLITS)}, "
+                             f"got {self.motion_split!r}")  # fmt: skip
+        if motion_folder(self.motion) is not None and self.skeleton != "body":
+            raise ValueError(f"SyntheticConfig.skeleton must be body with captured motion ({self.motion}: the CMU "
+                             f"skeleton has no finger joints), got {self.skeleton!r}")  # fmt: skip
 
     @classmethod
     def tiny(cls, **changes) -> SyntheticConfig:
@@ -119,28 +133,52 @@ def _subject_sequences(subject_number: int, rig: Camera, floor_centre: Tensor, c
     joined = Motion(*(torch.cat([getattr(motion, f) for motion in motions]) for f in fields))
     joined = replace(joined, floor_position=joined.floor_position + floor_centre)
     points = pose_sequence(subject, joined)[:, :joint_count].split(frames)
-    sequences = []
-    for sequence, points_3d in enumerate(points):
-        view_generator = child_generator(seed, "views", subject_number, sequence)
-        views = sample_view_masks(frames, rig.t.shape[0], view_generator, config)
-        detections = child_generator(seed, "detections", subject_number, sequence)
-        keypoints, confidence = simulate_detections(
-            points_3d, rig.repeat(frames), views, detections, get_skeleton(config.skeleton), config.detections
-        )
-        sequences.append({
-            "name": f"{subject.name}_sequence_{sequence}", "subject": subject.name, "points_3d": points_3d,
-            "view_mask": views, "keypoints_2d": keypoints, "confidence": confidence,
-        })  # fmt: skip
+    return [
+        _film(f"{subject.name}_sequence_{sequence}", subject.name, points_3d, rig, config, subject_number, sequence)
+        for sequence, points_3d in enumerate(points)
+    ]
+
+
+def _film(name: str, subject: str, points_3d: Tensor, rig: Camera, config: SyntheticConfig, *keys) -> dict:
+    """One sequence's joints (T, J, 3) seen by the rig: its view mask (T, C) and detections (T, C, J, 2) and (T, C, J),
+    drawn from the random streams named ``keys``."""
+    frames = points_3d.shape[0]
+    views = sample_view_masks(frames, rig.t.shape[0], child_generator(config.seed, "views", *keys), config)
+    keypoints, confidence = simulate_detections(
+        points_3d, rig.repeat(frames), views, child_generator(config.seed, "detections", *keys),
+        get_skeleton(config.skeleton), config.detections,
+    )  # fmt: skip
+    return {
+        "name": name, "subject": subject, "points_3d": points_3d, "view_mask": views, "keypoints_2d": keypoints,
+        "confidence": confidence, "frame_ids": torch.arange(frames),
+    }  # fmt: skip
+
+
+def _captured_splits(folder: Path, rig: Camera, floor_centre: Tensor, config: SyntheticConfig) -> dict[str, list]:
+    """Each split's sequences of captured motion (``captured``), filmed like the synthetic ones."""
+    pieces = captured_pieces(
+        folder, config.fps, config.frames_per_sequence, config.motion_split, config.split_fractions, config.seed,
+        floor_centre,
+    )  # fmt: skip
+    sequences = {split: [] for split in SPLITS}
+    for piece in pieces:
+        filmed = _film(piece.name, piece.subject, piece.points_3d, rig, config, "cmu", piece.name)
+        sequences[piece.split].append(filmed | {"frame_ids": piece.frame_ids})
+    empty = [split for split in SPLITS if not sequences[split]]
+    if empty:
+        raise ValueError(f"{config.motion}: its trials leave no frame for the {', '.join(empty)} split (too short for "
+                         f"split_fractions {config.split_fractions})")  # fmt: skip
     return sequences
 
 
 def _dataset(
     sequences: list[dict], rig: Camera, config: SyntheticConfig, split: str, rig_kind: str
 ) -> MultiViewDataset:
-    """Stack a split's sequences into one ``MultiViewDataset``."""
-    frames = config.frames_per_sequence
+    """Stack a split's sequences (of any lengths) into one ``MultiViewDataset``."""
+    lengths = torch.tensor([s["points_3d"].shape[0] for s in sequences], dtype=torch.long)
     subject_names = tuple(dict.fromkeys(s["subject"] for s in sequences))
     count = len(sequences)
+    source = "synthetic" if motion_folder(config.motion) is None else "cmu_mocap"
 
     def stacked(key: str) -> Tensor:
         return torch.cat([s[key] for s in sequences])
@@ -151,14 +189,14 @@ def _dataset(
         confidence=stacked("confidence"),
         view_mask=stacked("view_mask"),
         cameras=rig.repeat(count),
-        sequence_index=torch.arange(count).repeat_interleave(frames),
-        subject_index=torch.tensor([subject_names.index(s["subject"]) for s in sequences]).repeat_interleave(frames),
-        frame_ids=torch.arange(frames).repeat(count),
+        sequence_index=torch.arange(count).repeat_interleave(lengths),
+        subject_index=torch.tensor([subject_names.index(s["subject"]) for s in sequences]).repeat_interleave(lengths),
+        frame_ids=stacked("frame_ids"),
         sequence_names=tuple(s["name"] for s in sequences),
         subject_names=subject_names,
         points_3d=stacked("points_3d"),
         metadata={
-            "name": config.name, "source": "synthetic", "detections": "simulated", "split": split, "rig": rig_kind,
+            "name": config.name, "source": source, "detections": "simulated", "split": split, "rig": rig_kind,
             "fps": config.fps, "config": config.to_dict(),
         },
     )  # fmt: skip
@@ -180,17 +218,26 @@ def make_synthetic_splits(
         rig = panoptic_like_rig(child_generator(config.seed, "rig"), config.num_cameras)
     rig = rig.to(torch.float32)
     floor_centre = rig_centre(rig)[[0, 2]]
-    subjects = assign_subjects(config)
-    splits = {}
-    for split in SPLITS:
-        sequences = [s for number in subjects[split] for s in _subject_sequences(number, rig, floor_centre, config)]
-        splits[split] = _dataset(sequences, rig, config, split, rig_kind)
-    return splits
+    captured = motion_folder(config.motion)
+    if captured is not None:
+        sequences = _captured_splits(captured, rig, floor_centre, config)
+    else:
+        subjects = assign_subjects(config)
+        sequences = {
+            split: [s for number in subjects[split] for s in _subject_sequences(number, rig, floor_centre, config)]
+            for split in SPLITS
+        }
+    return {split: _dataset(sequences[split], rig, config, split, rig_kind) for split in SPLITS}
 
 
 def config_hash(config: SyntheticConfig, rig: Camera | None = None) -> str:
-    """A short hex digest of the config (and of the rig's parameters, when one is given)."""
+    """A short hex digest of the config (and of the rig's parameters, when one is given, and of the captured motion's
+    files, so that a changed or added trial makes a new dataset)."""
     digest = hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode())
+    captured = motion_folder(config.motion)
+    for trial in find_trials(captured) if captured is not None else []:
+        for path in (trial.skeleton, trial.motion):
+            digest.update(path.name.encode() + hashlib.sha256(path.read_bytes()).digest())
     if rig is not None:
         for name in ("K", "R", "t", "dist"):
             digest.update(getattr(rig, name).to(torch.float64).contiguous().numpy().tobytes())

@@ -57,7 +57,7 @@ SEGMENT_FRACTIONS = {
 }  # fmt: skip
 # Face keypoints in the head frame, fractions of height, about a pivot 0.075 H above the neck keypoint.
 _HEAD_PIVOT = (0.0, 0.075, -0.005)
-_FACE_POINTS = {
+FACE_POINTS = {
     "nose": (0.0, 0.045, 0.075),
     "left_eye": (0.019, 0.062, 0.060), "right_eye": (-0.019, 0.062, 0.060),
     "left_ear": (0.046, 0.052, 0.005), "right_ear": (-0.046, 0.052, 0.005),
@@ -216,7 +216,7 @@ def forward_kinematics(angles: Tensor, finger_curl: Tensor, subject: Subject) ->
     neck_turn = _rotation(1, angle["head_yaw"]) @ _rotation(0, angle["head_pitch"]) @ _rotation(2, -angle["head_roll"])
     head = chest @ neck_turn
     pivot = neck + _apply(chest, size["head"] * _vector(*_HEAD_PIVOT))
-    for name, offset in _FACE_POINTS.items():
+    for name, offset in FACE_POINTS.items():
         joints[name] = pivot + _apply(head, size["head"] * _vector(*offset))
     for side in SIDES:
         joints |= _arm(angle, chest, neck, side, subject, finger_curl[:, SIDES.index(side)])
