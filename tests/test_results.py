@@ -1,11 +1,16 @@
-"""Results files: strict JSON both ways (NaN written as null, a bare NaN read back refused naming the file)."""
+"""Results files: strict JSON both ways (NaN written as null, a bare NaN read back refused naming the file); the
+seed study's ratios and spread, and the main job's line that compares its ratio with them."""
 
 import json
 import math
+from dataclasses import replace
 
 import pytest
 
+from weakpose_lite import reproduce, results
+from weakpose_lite.reproduce import ReproduceConfig
 from weakpose_lite.results import load_results, write_results
+from weakpose_lite.train import with_fields
 
 
 def test_a_missing_figure_is_written_as_null_and_read_back(tmp_path):
@@ -45,3 +50,34 @@ def test_a_reported_model_is_evaluated_on_the_views_its_own_min_visible_joints_a
     [epoch] = json.loads((tmp_path / "weak" / "history.json").read_text())
     validation = make_views(splits["validation"], False, 14)
     assert epoch["monitor_mpjpe_mm"] == evaluate(model, validation, test.skeleton)["mpjpe_mm"]
+
+
+def _study_record(mode: str, seed: int, test: float, validation: float) -> dict:
+    return {"config": {"mode": mode, "seed": seed}, "test": {"mpjpe_mm": test, "p_mpjpe_mm": test / 2},
+            "validation": {"mpjpe_mm": validation}}  # fmt: skip
+
+
+def test_seed_ratios_pair_each_seeds_weak_with_its_strong_and_spread_is_mean_sd_range():
+    records = [_study_record("weak", 1, 110.0, 88.0), _study_record("strong", 0, 100.0, 80.0),
+               _study_record("strong", 1, 100.0, 80.0), _study_record("weak", 0, 103.0, 84.0)]  # fmt: skip
+    rows = results.seed_ratios(records)
+    assert [row["seed"] for row in rows] == [0, 1]
+    assert [row["test"] for row in rows] == pytest.approx([1.03, 1.10])
+    assert [row["validation"] for row in rows] == pytest.approx([1.05, 1.10])
+    assert rows[0]["test_p_mpjpe"] == pytest.approx(1.03) and rows[1]["weak_test"] == 110.0
+    # mean 1.065, sample sd |1.10 - 1.03| / sqrt(2)
+    assert results.spread([1.03, 1.10]) == f"1.065 ± {0.07 / 2**0.5:.3f} (1.030–1.100)"
+    with pytest.raises(ValueError, match="at least two values"):
+        results.spread([1.0])
+
+
+def test_the_main_job_prints_its_ratio_beside_the_committed_seed_spread_only_at_its_settings(tmp_path):
+    study = tmp_path / "seeds.json"
+    study.write_text(json.dumps([_study_record("strong", 0, 100.0, 80.0), _study_record("weak", 0, 103.0, 84.0),
+                                 _study_record("strong", 1, 100.0, 80.0), _study_record("weak", 1, 105.0, 84.0)]))  # fmt: skip
+    line = reproduce.seed_spread(ReproduceConfig(output=str(tmp_path)), 1.035, study)
+    assert line.startswith("seed spread: weak/strong test MPJPE 1.040 ± 0.014 (1.030–1.050) over training seeds 0, 1")
+    assert line.endswith("this run 1.035")
+    changed = replace(ReproduceConfig(), training=with_fields(ReproduceConfig().training, lam=0.6))
+    assert "none committed for these settings" in reproduce.seed_spread(changed, 1.0, study)
+    assert "is missing" in reproduce.seed_spread(ReproduceConfig(), 1.0, tmp_path / "absent.json")

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDIES = ROOT / "studies"
@@ -21,6 +22,8 @@ spec = importlib.util.spec_from_file_location("units_lambda", STUDIES / "units_l
 units_lambda = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(units_lambda)
 import executors  # noqa: E402  (studies/executors.py, found through the path above)
+import seeds  # noqa: E402  (studies/seeds.py)
+import split_report  # noqa: E402  (studies/split_report.py)
 
 COMMITTED = ("units_lambda", "levers", "budget_new", "budget_old", "budget_paper_width")
 
@@ -128,3 +131,41 @@ def test_slurm_jobs_ask_for_the_resources_given_on_the_command_line(tmp_path, mo
     for line in ("--partition=gpu", "--time=90", "--cpus-per-task=4", "--gpus-per-node=1", "--mem=16GB"):
         assert f"#SBATCH {line}\n" in script, line
     assert executors.threads_per_run(options) == 4
+
+
+def test_the_committed_seed_table_and_the_readmes_are_what_the_seed_study_prints_from_its_records():
+    table = seeds.table(_committed("seeds"))
+    assert table in (TABLES / "seeds.md").read_text() and table in (ROOT / "README.md").read_text()
+    assert len(_committed("seeds")) >= 6 and table.count("\n| ") >= 4  # three seeds or more, then the spread row
+
+
+def test_the_seed_study_prints_its_plan_without_run_and_refuses_a_single_seed(tmp_path, capsys):
+    assert seeds.main(["--output", str(tmp_path / "runs")]) == 0
+    plan = capsys.readouterr().out
+    assert "  strong_seed=2\n  weak_cm_pixels_lam0.8_seed=2\n" in plan and not (tmp_path / "runs").exists()
+    assert seeds.main(["--seeds", "0", "0"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --seeds must name at least two different seeds for a spread, got [0, 0]"
+
+
+def test_split_report_nearest_pose_is_the_brute_force_minimum_and_leaves_out_the_own_sequence():
+    generator = torch.Generator().manual_seed(0)
+    poses, train = torch.randn(5, 4, 3, generator=generator, dtype=torch.float64), torch.randn(7, 4, 3, generator=generator, dtype=torch.float64)
+    sequences, train_sequences = torch.tensor([0, 0, 1, 1, 2]), torch.tensor([0, 1, 1, 2, 2, 3, 3])
+    for same_split in (False, True):
+        expected = torch.tensor([
+            min(float((pose - other).norm(dim=-1).mean()) for other, other_sequence in zip(train, train_sequences)
+                if not (same_split and other_sequence == sequence))
+            for pose, sequence in zip(poses, sequences)
+        ], dtype=torch.float64)  # fmt: skip
+        found = split_report.nearest_training_pose(poses, sequences, train, train_sequences, same_split)
+        torch.testing.assert_close(found, expected)
+
+
+def test_split_report_prints_every_row_for_each_split_of_the_tiny_set(capsys):
+    assert split_report.main(["--synthetic-size", "tiny", "--poses", "50"]) == 0
+    table = capsys.readouterr().out
+    body = table.split("\n\n", 1)[1]
+    rows = _rows(body)
+    assert body.startswith("| | train | validation | test |") and len(rows) == 12
+    assert all(len(row) == 4 and all(cell for cell in row) for row in rows)
+    assert split_report.main(["--poses", "0"]) == 2

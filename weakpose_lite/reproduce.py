@@ -32,7 +32,7 @@ from weakpose_lite.data.synthetic import SyntheticConfig, load_or_make_synthetic
 from weakpose_lite.data.synthetic.captured import MOTION_SPLITS, motion_folder
 from weakpose_lite.files import write_text_atomic
 from weakpose_lite.model import ModelConfig
-from weakpose_lite.results import table_2, table_3, train_and_report_all
+from weakpose_lite.results import seed_ratios, spread, table_2, table_3, train_and_report_all
 from weakpose_lite.threads import ENVIRONMENT_VARIABLE, training_threads
 from weakpose_lite.train import TrainConfig, resolve_device, with_fields
 
@@ -91,6 +91,10 @@ def read_splits(config: ReproduceConfig, skeleton: str) -> dict[str, MultiViewDa
         preset = replace(preset, name=f"cmu_mocap_{preset.name}")
     rig = None if config.rig_calibration is None else read_calibration(config.rig_calibration).cameras
     return load_or_make_synthetic(preset, Path(config.output).parent / "data", rig)
+
+
+# The committed records of studies/seeds.py, where the repository is checked out (absent from an installed package).
+SEED_STUDY = Path(__file__).resolve().parents[1] / "studies" / "tables" / "seeds.json"
 
 
 def model_configs(config: ReproduceConfig) -> dict[str, TrainConfig]:
@@ -159,6 +163,7 @@ def reproduce(config: ReproduceConfig) -> dict:
         f"weak (λ = {weak.loss.lam}, {weak.loss.units}) / strong: MPJPE {summary['weak_over_strong']:.3f}, P-MPJPE "
         f"{summary['weak_over_strong_p_mpjpe']:.3f}; {summary['seconds']:.0f} s in all; files in {output}/"
     )
+    print(seed_spread(config, summary["weak_over_strong"]))
     write_text_atomic(output / "summary.json", json.dumps(summary, indent=1))
     if test.skeleton_name == "body":  # the OpenPose files hold bodies only
         with phase("a held-out test sequence as Panoptic + OpenPose files"):
@@ -167,6 +172,22 @@ def reproduce(config: ReproduceConfig) -> dict:
         print(f"  {_python()} -m weakpose_lite.lift {output / 'weak' / 'best.pt'} {held_out / 'openpose'} "
               f"--calibration {calibration_file(held_out)} -o {output / 'lifted.json'}")  # fmt: skip
     return summary
+
+
+def seed_spread(config: ReproduceConfig, ratio: float, study: Path = SEED_STUDY) -> str:
+    """This run's weak/strong test MPJPE beside its spread over training seeds at the main job's settings (the
+    committed records of ``studies/seeds.py``), or why there is none to compare with."""
+    main_job = ReproduceConfig()
+    same = replace(config, output=main_job.output, processes=main_job.processes,
+                   training=replace(config.training, seed=0, device=main_job.training.device))  # fmt: skip
+    if same != main_job:
+        return "seed spread: none committed for these settings (studies/seeds.py has the main job's defaults only)"
+    if not study.exists():
+        return f"seed spread: {study} is missing (python studies/seeds.py --run writes it)"
+    rows = seed_ratios(json.loads(study.read_text()))
+    data = "this set" if config.training.seed == 0 else "the seed-0 set (this run's data seed differs)"
+    return (f"seed spread: weak/strong test MPJPE {spread([row['test'] for row in rows])} over training seeds "
+            f"{', '.join(str(row['seed']) for row in rows)} on {data} (studies/tables/seeds.md); this run {ratio:.3f}")
 
 
 @contextmanager

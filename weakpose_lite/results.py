@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import multiprocessing
+import statistics
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
@@ -150,3 +151,30 @@ def table_3(strong: dict, weak: dict) -> str:
         )
     lines.append(f"  {strong['protocol']}")
     return "\n".join(lines)
+
+
+def seed_ratios(records: list[dict]) -> list[dict]:
+    """Study records (``config``, ``validation`` and ``test`` evaluations) of a strong and a weak run per seed -> per
+    seed, in seed order: both models' test MPJPE and the weak/strong ratios of test MPJPE, test P-MPJPE and
+    validation MPJPE."""
+    by_seed: dict[int, dict[str, dict]] = {}
+    for record in records:
+        by_seed.setdefault(record["config"]["seed"], {})[record["config"]["mode"]] = record
+    rows = []
+    for seed, pair in sorted(by_seed.items()):
+        strong, weak = pair["strong"], pair["weak"]
+        rows.append({
+            "seed": seed, "strong_test": strong["test"]["mpjpe_mm"], "weak_test": weak["test"]["mpjpe_mm"],
+            "test": weak["test"]["mpjpe_mm"] / strong["test"]["mpjpe_mm"],
+            "test_p_mpjpe": weak["test"]["p_mpjpe_mm"] / strong["test"]["p_mpjpe_mm"],
+            "validation": weak["validation"]["mpjpe_mm"] / strong["validation"]["mpjpe_mm"],
+        })  # fmt: skip
+    return rows
+
+
+def spread(values: list[float], digits: int = 3) -> str:
+    """``mean ± sd (min–max)`` of two values or more; the sample standard deviation (n − 1)."""
+    if len(values) < 2:
+        raise ValueError(f"a spread needs at least two values, got {len(values)}")
+    mean, sd = statistics.mean(values), statistics.stdev(values)
+    return f"{mean:.{digits}f} ± {sd:.{digits}f} ({min(values):.{digits}f}–{max(values):.{digits}f})"
