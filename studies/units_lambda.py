@@ -103,18 +103,24 @@ def run_one(config: TrainConfig, output: Path, curves: bool, synthetic_size: str
         return json.loads(path.read_text())
     torch.set_num_threads(threads)
     splits = read_splits(ReproduceConfig(synthetic_size=synthetic_size), "body")
+    record = {"name": name} | train_and_evaluate(config, splits, curves)
+    write_text_atomic(path, json.dumps(record, indent=1))
+    return record
+
+
+def train_and_evaluate(config: TrainConfig, splits: dict, curves: bool = False) -> dict:
+    """Train one model on ``splits`` (picking its checkpoint on validation) -> the body of its record: config, chosen
+    epoch, validation and test evaluations, learning curves when ``curves``, threads."""
     skeleton = splits["train"].skeleton
     validation, test = (make_views(splits[split], False, config.min_visible_joints) for split in ("validation", "test"))
     monitor = evaluation_monitor(validation, skeleton) if curves else None
     result = train(config, splits["train"], splits["validation"], epoch_metrics=monitor)
-    record = {
-        "name": name, "config": asdict(config), "best_epoch": result.best_epoch,
+    return {
+        "config": asdict(config), "best_epoch": result.best_epoch,
         "validation": _evaluation_summary(result.model, validation, skeleton),
         "test": _evaluation_summary(result.model, test, skeleton),
         "history": result.history if curves else None, "threads": torch.get_num_threads(),
     }  # fmt: skip
-    write_text_atomic(path, json.dumps(record, indent=1))
-    return record
 
 
 def run_all(configs: list[TrainConfig], arguments: argparse.Namespace, curves: bool = False) -> list[dict]:

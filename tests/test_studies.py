@@ -9,10 +9,13 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
+
+from weakpose_lite.data.synthetic.detections import DetectionConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDIES = ROOT / "studies"
@@ -22,6 +25,8 @@ spec = importlib.util.spec_from_file_location("units_lambda", STUDIES / "units_l
 units_lambda = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(units_lambda)
 import executors  # noqa: E402  (studies/executors.py, found through the path above)
+import gap_attribution  # noqa: E402  (studies/gap_attribution.py)
+import hands_report  # noqa: E402  (studies/hands_report.py)
 import seeds  # noqa: E402  (studies/seeds.py)
 import split_report  # noqa: E402  (studies/split_report.py)
 
@@ -169,3 +174,54 @@ def test_split_report_prints_every_row_for_each_split_of_the_tiny_set(capsys):
     assert body.startswith("| | train | validation | test |") and len(rows) == 12
     assert all(len(row) == 4 and all(cell for cell in row) for row in rows)
     assert split_report.main(["--poses", "0"]) == 2
+
+
+def test_the_attribution_chains_run_from_noiseless_to_the_default_and_leave_out_one_group_each():
+    assert gap_attribution.detection_groups_cover_noiseless()
+    conditions = gap_attribution.conditions()
+    names = list(conditions)
+    assert names[0] == "noiseless" and conditions["noiseless"] == DetectionConfig.noiseless()
+    assert names[5] == "+ confidence (= default)" and conditions[names[5]] == DetectionConfig()
+    assert conditions["+ pixel noise"].noise_floor_px == 2.0 and conditions["+ pixel noise"].miss_rate == 0.0
+    without_tails = conditions["default − heavy tails"]
+    assert without_tails.heavy_tail_rate == 0.0 and replace(without_tails, heavy_tail_rate=0.03) == DetectionConfig()
+    assert len(conditions) == 1 + 2 * len(gap_attribution.GROUPS)
+
+
+def _attribution_record(condition: str, mode: str, seed: int, test: float, validation: float) -> dict:
+    return {"condition": condition, "config": {"mode": mode, "seed": seed}, "test": {"mpjpe_mm": test},
+            "validation": {"mpjpe_mm": validation}}  # fmt: skip
+
+
+def test_the_attribution_table_averages_seeds_and_gives_the_test_ratios_range():
+    records = [_attribution_record("noiseless", "strong", 0, 100.0, 50.0), _attribution_record("noiseless", "weak", 0, 101.0, 51.0),
+               _attribution_record("noiseless", "strong", 1, 100.0, 50.0), _attribution_record("noiseless", "weak", 1, 103.0, 52.0)]  # fmt: skip
+    rows = _rows(gap_attribution.table(records))
+    assert rows == [["noiseless", "100.0", "102.0", "1.020 (1.010–1.030)", "1.030"]]
+
+
+def test_the_committed_attribution_table_and_the_readmes_are_what_the_study_prints_from_its_records():
+    table = gap_attribution.table(_committed("gap_attribution"))
+    assert table in (TABLES / "gap_attribution.md").read_text() and table in (ROOT / "README.md").read_text()
+    assert len(_rows(table)) == len(gap_attribution.conditions())
+
+
+def test_hands_report_groups_the_joints_and_implies_the_papers_hand_mean_by_hand(tmp_path):
+    from weakpose_lite.results import write_results
+    from weakpose_lite.skeleton import BODY_HANDS
+
+    joints = list(BODY_HANDS.joints)
+    per_joint = [None if name == "neck" else 200.0 if name.endswith("_4") and "_hand_" in name else 150.0
+                 if "_hand_" in name else 80.0 for name in joints]  # fmt: skip
+    for model, mean in (("strong", 140.0), ("weak", 141.0)):
+        write_results(tmp_path / f"{model}.json", {"skeleton": "body_hands", "joints": joints, "protocol": "protocol: test",
+                      "evaluation": {"mpjpe_mm": mean, "per_joint_mpjpe_mm": per_joint}})  # fmt: skip
+    rows = {row[0]: row[1:] for row in _rows(hands_report.report(tmp_path).split("\n\n")[0])}
+    assert rows["mean of the body"] == ["80.0 (17 joints)"] * 2
+    assert rows["mean of the hands"] == [f"{(32 * 150 + 10 * 200) / 42:.1f} (42 joints)"] * 2
+    assert rows["mean of the hands: finger joint 4 (tip)"] == ["200.0 (10 joints)"] * 2
+    assert rows["mean of the hands: wrist keypoint"] == ["150.0 (2 joints)"] * 2
+    share = 100 * (32 * 150 + 10 * 200) / (17 * 80 + 32 * 150 + 10 * 200)
+    assert rows["hand joints' share of the summed error, %"] == [f"{share:.0f}"] * 2
+    implied = (84.115 * 59 - 71.013 * 17) / 42  # the paper's strong: body 71.013, body + hands 84.115
+    assert rows["paper: hand-joint mean implied, if its 59 joints are averaged alike"][0] == f"{implied:.1f}"
