@@ -11,16 +11,18 @@ misses, occlusion, and the extra noise of occluded joints); heavy tails; gross e
 the confidence (view quality, confidence noise, and the threshold below which a detection is dropped). Each
 condition generates its own synthetic set (the default people, motion, dome and views, seed 0, only the detections
 differ) and trains the main job's strong and weak models on it (``reproduce.QUICK_TRAINING``, λ = 0.8 in cm/px) with
-each of ``--seeds``. Two chains of conditions:
+each of ``--seeds``. Three chains of conditions:
 
 - cumulative from noiseless: exact projections, then each group added in turn, up to the default detections;
-- one at a time from the default: the default with one group set to its noiseless values.
+- one at a time from the default: the default with one group set to its noiseless values;
+- the views, with the default detections: 8 or all 31 views drawn per frame in training (both models), and a dome
+  of 10 cameras instead of 31.
 
 Every model picks its checkpoint on validation (the weak one on its validation loss, no 3D) and is evaluated on its
-condition's own validation and test splits; the table reports both models' test MPJPE and weak/strong on test and on
-validation (means over the seeds, the test ratio's range beside it). Records go to ``--output`` (one JSON per run,
-written atomically; a run with a record is skipped, so an interrupted study resumes), the table and every record to
-``--tables`` (``studies/tables/gap_attribution.md`` and ``.json``, committed).
+condition's own validation and test splits; the table reports both models' test MPJPE and weak/strong on test (with
+its range over the seeds), on test after Procrustes alignment and on validation (means over the seeds). Records go to
+``--output`` (one JSON per run, written atomically; a run with a record is skipped, so an interrupted study resumes),
+the table and every record to ``--tables`` (``studies/tables/gap_attribution.md`` and ``.json``, committed).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ import torch
 from executors import add_executor_arguments, map_runs, threads_per_run
 from units_lambda import RESULTS, quick_budget, run_name, train_and_evaluate
 from weakpose_lite.configs import CommandParser, run_command
-from weakpose_lite.data.synthetic import SyntheticConfig, load_or_make_synthetic
+from weakpose_lite.data.synthetic import SyntheticConfig, config_hash, load_or_make_synthetic
 from weakpose_lite.data.synthetic.detections import DetectionConfig
 from weakpose_lite.files import write_text_atomic
 from weakpose_lite.metrics import PROTOCOL
@@ -70,7 +72,7 @@ def detection_groups_cover_noiseless() -> bool:
     return changed == set(grouped) and len(grouped) == len(changed)
 
 
-def conditions() -> dict[str, DetectionConfig]:
+def detection_conditions() -> dict[str, DetectionConfig]:
     """Name -> detections: the cumulative chain from noiseless to the default, then the default less each group."""
     order = tuple(GROUPS)
     chain = {"noiseless": DetectionConfig.noiseless()}
@@ -78,6 +80,20 @@ def conditions() -> dict[str, DetectionConfig]:
         chain[f"+ {group}" + (" (= default)" if k == len(order) - 1 else "")] = detections_with(order[: k + 1])
     less = {f"default − {group}": detections_with(tuple(g for g in order if g != group)) for group in order}
     return chain | less
+
+
+def conditions() -> dict[str, tuple[SyntheticConfig, dict]]:
+    """Name -> (the data, changes to both models' training): the detection chains (``detection_conditions``), then
+    the views, with the default detections: 8 or all 31 views drawn per frame in training (16 by default), and a
+    dome of 10 cameras instead of 31."""
+    default = SyntheticConfig()
+    chains = {name: (replace(default, detections=d), {}) for name, d in detection_conditions().items()}
+    views = {
+        "views per frame: 8": (default, {"views_per_frame": 8}),
+        "views per frame: all 31": (default, {"views_per_frame": 31}),
+        "a dome of 10 cameras": (replace(default, num_cameras=10), {}),
+    }
+    return chains | views
 
 
 def _slug(condition: str) -> str:
@@ -88,13 +104,13 @@ def record_path(output: Path, condition: str, config) -> Path:
     return output / f"{_slug(condition)}__{run_name(config)}.json"
 
 
-def run_condition(condition: str, detections: DetectionConfig, config, output: Path, threads: int) -> dict:
+def run_condition(condition: str, data: SyntheticConfig, config, output: Path, threads: int) -> dict:
     """Train one model on the condition's set, evaluate it, write and return its record (read back if written)."""
     path = record_path(output, condition, config)
     if path.exists():
         return json.loads(path.read_text())
     torch.set_num_threads(threads)
-    splits = load_or_make_synthetic(replace(SyntheticConfig(), detections=detections), DATA_FOLDER)
+    splits = load_or_make_synthetic(data, DATA_FOLDER)
     record = {"condition": condition, "name": path.stem} | train_and_evaluate(config, splits)
     write_text_atomic(path, json.dumps(record, indent=1))
     return record
@@ -103,9 +119,9 @@ def run_condition(condition: str, detections: DetectionConfig, config, output: P
 def table(records: list[dict]) -> str:
     """Markdown: one row per condition (in the order of ``conditions``), seeds averaged."""
     lines = [
-        "| detections | strong test MPJPE | weak test MPJPE | weak/strong test (range over seeds) | "
-        "weak/strong validation |",
-        "| --- | --- | --- | --- | --- |",
+        "| condition | strong test MPJPE | weak test MPJPE | weak/strong test (range over seeds) | "
+        "weak/strong test P-MPJPE | weak/strong validation |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for condition in conditions():
         runs = [r for r in records if r["condition"] == condition]
@@ -117,10 +133,11 @@ def table(records: list[dict]) -> str:
         test = [pair["weak"]["test"]["mpjpe_mm"] / pair["strong"]["test"]["mpjpe_mm"] for pair in by_seed.values()]
         validation = [pair["weak"]["validation"]["mpjpe_mm"] / pair["strong"]["validation"]["mpjpe_mm"]
                       for pair in by_seed.values()]  # fmt: skip
+        aligned = [pair["weak"]["test"]["p_mpjpe_mm"] / pair["strong"]["test"]["p_mpjpe_mm"] for pair in by_seed.values()]
         strong = statistics.mean(pair["strong"]["test"]["mpjpe_mm"] for pair in by_seed.values())
         weak = statistics.mean(pair["weak"]["test"]["mpjpe_mm"] for pair in by_seed.values())
         lines.append(f"| {condition} | {strong:.1f} | {weak:.1f} | {statistics.mean(test):.3f} ({min(test):.3f}–"
-                     f"{max(test):.3f}) | {statistics.mean(validation):.3f} |")  # fmt: skip
+                     f"{max(test):.3f}) | {statistics.mean(aligned):.3f} | {statistics.mean(validation):.3f} |")  # fmt: skip
     return "\n".join(lines)
 
 
@@ -148,21 +165,22 @@ def _study(argv: list[str]) -> None:
         return
     if not detection_groups_cover_noiseless():
         raise ValueError("GROUPS must hold exactly the DetectionConfig fields that noiseless() changes")
-    plan = [(condition, detections, quick_budget(mode=mode, seed=seed))
-            for condition, detections in conditions().items() for seed in arguments.seeds for mode in ("strong", "weak")]  # fmt: skip
+    plan = [(condition, data, quick_budget(mode=mode, seed=seed, **training))
+            for condition, (data, training) in conditions().items() for seed in arguments.seeds
+            for mode in ("strong", "weak")]  # fmt: skip
     missing = [run for run in plan if not record_path(arguments.output, run[0], run[2]).exists()]
     if not arguments.run:
         print(f"would train {len(missing)} of {len(plan)} runs into {arguments.output} ({len(conditions())} conditions "
               f"× seeds {arguments.seeds} × strong and weak):")  # fmt: skip
-        for condition, detections, config in missing:
+        for condition, _, config in missing:
             print(f"  {record_path(arguments.output, condition, config).stem}")
         print("add --run to train them (python studies/gap_attribution.py --help for the options)")
         return
     arguments.output.mkdir(parents=True, exist_ok=True)
     print(f"{len(plan) - len(missing)} of {len(plan)} runs already finished in {arguments.output}; training {len(missing)}",
           flush=True)  # fmt: skip
-    for detections in {json.dumps(d.__dict__, sort_keys=True): d for _, d, _ in missing}.values():
-        load_or_make_synthetic(replace(SyntheticConfig(), detections=detections), DATA_FOLDER)  # once, before the runs
+    for data in {config_hash(data): data for _, data, _ in missing}.values():
+        load_or_make_synthetic(data, DATA_FOLDER)  # each set generated once, before the runs read it
     threads = threads_per_run(arguments)
     map_runs(run_condition, [(c, d, config, arguments.output, threads) for c, d, config in missing], arguments)
     records = [json.loads(record_path(arguments.output, c, config).read_text()) for c, _, config in plan]

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from weakpose_lite.data.synthetic import SyntheticConfig
 from weakpose_lite.data.synthetic.detections import DetectionConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -178,7 +179,7 @@ def test_split_report_prints_every_row_for_each_split_of_the_tiny_set(capsys):
 
 def test_the_attribution_chains_run_from_noiseless_to_the_default_and_leave_out_one_group_each():
     assert gap_attribution.detection_groups_cover_noiseless()
-    conditions = gap_attribution.conditions()
+    conditions = gap_attribution.detection_conditions()
     names = list(conditions)
     assert names[0] == "noiseless" and conditions["noiseless"] == DetectionConfig.noiseless()
     assert names[5] == "+ confidence (= default)" and conditions[names[5]] == DetectionConfig()
@@ -186,10 +187,12 @@ def test_the_attribution_chains_run_from_noiseless_to_the_default_and_leave_out_
     without_tails = conditions["default − heavy tails"]
     assert without_tails.heavy_tail_rate == 0.0 and replace(without_tails, heavy_tail_rate=0.03) == DetectionConfig()
     assert len(conditions) == 1 + 2 * len(gap_attribution.GROUPS)
+    data, training = gap_attribution.conditions()["views per frame: 8"]
+    assert data == SyntheticConfig() and training == {"views_per_frame": 8}
 
 
 def _attribution_record(condition: str, mode: str, seed: int, test: float, validation: float) -> dict:
-    return {"condition": condition, "config": {"mode": mode, "seed": seed}, "test": {"mpjpe_mm": test},
+    return {"condition": condition, "config": {"mode": mode, "seed": seed}, "test": {"mpjpe_mm": test, "p_mpjpe_mm": test / 2},
             "validation": {"mpjpe_mm": validation}}  # fmt: skip
 
 
@@ -197,7 +200,7 @@ def test_the_attribution_table_averages_seeds_and_gives_the_test_ratios_range():
     records = [_attribution_record("noiseless", "strong", 0, 100.0, 50.0), _attribution_record("noiseless", "weak", 0, 101.0, 51.0),
                _attribution_record("noiseless", "strong", 1, 100.0, 50.0), _attribution_record("noiseless", "weak", 1, 103.0, 52.0)]  # fmt: skip
     rows = _rows(gap_attribution.table(records))
-    assert rows == [["noiseless", "100.0", "102.0", "1.020 (1.010–1.030)", "1.030"]]
+    assert rows == [["noiseless", "100.0", "102.0", "1.020 (1.010–1.030)", "1.020", "1.030"]]
 
 
 def test_the_committed_attribution_table_and_the_readmes_are_what_the_study_prints_from_its_records():
