@@ -257,3 +257,10 @@ def test_the_main_job_refuses_a_bad_motion_before_any_work():
         ReproduceConfig(motion_split="x")
     with pytest.raises(ValueError, match="takes neither --dataset nor --hands"):
         ReproduceConfig(motion="cmu:trials", hands=True)
+
+
+def test_a_synthetic_motion_config_keeps_the_dictionary_and_so_the_data_names_it_had_before_captured_motion():
+    """The lesson checkpoints name their training data by a fingerprint of this dictionary."""
+    assert "motion" not in SyntheticConfig().to_dict() and "motion_split" not in SyntheticConfig().to_dict()
+    captured = SyntheticConfig(motion="cmu:trials", motion_split="time").to_dict()
+    assert captured["motion"] == "cmu:trials" and captured["motion_split"] == "time"

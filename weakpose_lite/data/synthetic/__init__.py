@@ -82,8 +82,14 @@ class SyntheticConfig:
         return replace(sized, **changes)
 
     def to_dict(self) -> dict:
-        """The config as plain JSON-serialisable values."""
-        return json.loads(json.dumps(asdict(self)))
+        """The config as plain JSON-serialisable values. The motion fields are left out at their defaults, so a set of
+        synthetic motion keeps the cache folder and fingerprint it had before captured motion existed (the lesson
+        checkpoints name the data they were trained on by that fingerprint)."""
+        values = json.loads(json.dumps(asdict(self)))
+        for name, default in (("motion", "synthetic"), ("motion_split", "subject")):
+            if values[name] == default:
+                del values[name]
+        return values
 
 
 
