@@ -228,3 +228,9 @@ def test_hands_report_groups_the_joints_and_implies_the_papers_hand_mean_by_hand
     assert rows["hand joints' share of the summed error, %"] == [f"{share:.0f}"] * 2
     implied = (84.115 * 59 - 71.013 * 17) / 42  # the paper's strong: body 71.013, body + hands 84.115
     assert rows["paper: hand-joint mean implied, if its 59 joints are averaged alike"][0] == f"{implied:.1f}"
+
+
+def test_the_readme_shows_the_committed_hands_and_split_tables():
+    for name in ("hands_report", "split_report"):
+        table = (TABLES / f"{name}.md").read_text().split("\n\n", 1)[1].strip("\n")
+        assert table in (ROOT / "README.md").read_text(), name
