@@ -22,22 +22,21 @@ database, created with NSF grant EIA-0196217).
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import re
 import sys
-import urllib.error
 from dataclasses import dataclass
 from pathlib import Path
 
 from download_panoptic import (
-    DownloadError,
     OneLineParser,
     _base_url,
     _byte_count,
     _number,
+    command,
     download,
+    fetch_each,
     marker_path,
     read_checksums,
     sha256_of,
@@ -171,41 +170,16 @@ def run(arguments: argparse.Namespace) -> int:
     """Fetch every file of every trial asked for; 1 when some file failed (each reported on one line)."""
     trials = arguments.trials or read_trial_list(arguments.list or DEFAULT_LIST)
     checksums = read_checksums(arguments.sha256) if arguments.sha256 else {}
-    items = plan(trials, arguments.out, arguments.base_url)
-    failures = 0
-    for item in items:
-        if arguments.dry_run:
-            state = " (already complete)" if marker_path(item.target).exists() else ""
-            print(f"GET {item.url} -> {item.target}{state}")
-            continue
-        try:
-            outcome = fetch(item, checksums, arguments.max_bytes, arguments.retries, arguments.backoff, arguments.timeout)
-            print(f"{item.key}: {outcome}")
-        except (ValueError, OSError, urllib.error.URLError, http.client.HTTPException, DownloadError) as error:
-            if arguments.debug:
-                raise
-            failures += 1
-            print(f"{item.key}: FAILED: {error}", file=sys.stderr)
-    if failures:
-        print(f"{failures} of {len(items)} files failed; run again to resume", file=sys.stderr)
-    return 1 if failures else 0
+
+    def fetch_one(item: Item) -> str:
+        return fetch(item, checksums, arguments.max_bytes, arguments.retries, arguments.backoff, arguments.timeout)
+
+    return fetch_each(plan(trials, arguments.out, arguments.base_url), fetch_one, arguments.dry_run, arguments.debug)
 
 
 def main(argv: list[str] | None = None) -> int:
     """The command line: 0 when every file is done, 1 when some failed, 2 for a bad flag, list or checksum file."""
-    arguments = parse_arguments(argv)
-    try:
-        return run(arguments)
-    except (ValueError, OSError) as error:
-        if arguments.debug:
-            raise
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        if arguments.debug:
-            raise
-        print("interrupted; run again to resume", file=sys.stderr)
-        return 130
+    return command(run, parse_arguments(argv))
 
 
 if __name__ == "__main__":

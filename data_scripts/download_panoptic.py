@@ -630,18 +630,27 @@ def run(arguments: argparse.Namespace) -> int:
     sequences = arguments.sequences or read_sequence_list(arguments.list or DEFAULT_LIST)
     checksums = read_checksums(arguments.sha256) if arguments.sha256 else {}
     items = plan(sequences, arguments.out, arguments.base_url, arguments.with_videos)
+
+    def fetch_one(item: Item) -> str:
+        limits = archive_limits(item.target.name, arguments.max_extract_bytes, arguments.max_members)
+        return fetch(item, checksums, arguments.retries, arguments.backoff, arguments.timeout, limits)
+
+    return fetch_each(items, fetch_one, arguments.dry_run, arguments.debug)
+
+
+def fetch_each(items: list, fetch_one, dry_run: bool, debug: bool) -> int:
+    """Each item (``url``, ``target``, ``key``) through ``fetch_one(item) -> what happened``, one line each (or its
+    address only, with ``dry_run``); 1 when some failed, each failure on one line, the others still fetched."""
     failures = 0
     for item in items:
-        if arguments.dry_run:
+        if dry_run:
             state = " (already complete)" if marker_path(item.target).exists() else ""
             print(f"GET {item.url} -> {item.target}{state}")
             continue
-        limits = archive_limits(item.target.name, arguments.max_extract_bytes, arguments.max_members)
         try:
-            outcome = fetch(item, checksums, arguments.retries, arguments.backoff, arguments.timeout, limits)
-            print(f"{item.key}: {outcome}")
+            print(f"{item.key}: {fetch_one(item)}")
         except (ValueError, OSError, urllib.error.URLError, http.client.HTTPException, DownloadError) as error:
-            if arguments.debug:
+            if debug:
                 raise
             failures += 1
             print(f"{item.key}: FAILED: {error}", file=sys.stderr)
@@ -650,11 +659,11 @@ def run(arguments: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """The command line: 0 when every file is done, 1 when some failed, 2 for a bad flag, list or checksum file."""
-    arguments = parse_arguments(argv)
+def command(run_arguments, arguments: argparse.Namespace) -> int:
+    """``run_arguments(arguments)``'s exit status; 2 with one line ``error: ...`` for a bad list or checksum file, 130
+    when interrupted (``--debug``: the traceback instead)."""
     try:
-        return run(arguments)
+        return run_arguments(arguments)
     except (ValueError, OSError) as error:
         if arguments.debug:
             raise
@@ -665,6 +674,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print("interrupted; run again to resume", file=sys.stderr)
         return 130
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command line: 0 when every file is done, 1 when some failed, 2 for a bad flag, list or checksum file."""
+    return command(run, parse_arguments(argv))
 
 
 if __name__ == "__main__":

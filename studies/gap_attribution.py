@@ -36,7 +36,7 @@ from pathlib import Path
 import torch
 
 from executors import add_executor_arguments, map_runs, threads_per_run
-from units_lambda import RESULTS, quick_budget, run_name, train_and_evaluate
+from units_lambda import RESULTS, publish, quick_budget, run_name, train_and_evaluate
 from weakpose_lite.configs import CommandParser, run_command
 from weakpose_lite.data.synthetic import SyntheticConfig, config_hash, load_or_make_synthetic
 from weakpose_lite.data.synthetic.detections import DetectionConfig
@@ -185,10 +185,7 @@ def _study(argv: list[str]) -> None:
     map_runs(run_condition, [(c, d, config, arguments.output, threads) for c, d, config in missing], arguments)
     records = [json.loads(record_path(arguments.output, c, config).read_text()) for c, _, config in plan]
     text = f"Study `{TABLE}` (`python studies/gap_attribution.py {' '.join(argv)}`)\n{PROTOCOL}\n\n{table(records)}"
-    print(text)
-    arguments.tables.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(arguments.tables / f"{TABLE}.md", text + "\n")
-    write_text_atomic(arguments.tables / f"{TABLE}.json", json.dumps(records, indent=1))
+    publish(arguments.tables, TABLE, text, records)
 
 
 if __name__ == "__main__":

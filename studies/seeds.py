@@ -19,13 +19,11 @@ which the main job reads to print its own ratio beside this spread.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from executors import add_executor_arguments
-from units_lambda import RESULTS, quick_budget, run_all, run_name
+from units_lambda import RESULTS, publish, quick_budget, run_all, run_name
 from weakpose_lite.configs import CommandParser, run_command
-from weakpose_lite.files import write_text_atomic
 from weakpose_lite.metrics import PROTOCOL
 from weakpose_lite.results import seed_ratios, spread
 
@@ -89,10 +87,7 @@ def _study(argv: list[str]) -> None:
     records = run_all(configs, arguments)
     header = f"Study `{TABLE}` (`python studies/seeds.py {' '.join(argv)}`)\n{PROTOCOL}\n\n"
     text = header + table(records)
-    print(text)
-    arguments.tables.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(arguments.tables / f"{TABLE}.md", text + "\n")
-    write_text_atomic(arguments.tables / f"{TABLE}.json", json.dumps(records, indent=1))
+    publish(arguments.tables, TABLE, text, records)
 
 
 if __name__ == "__main__":

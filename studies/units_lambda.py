@@ -379,10 +379,15 @@ def _study(argv: list[str]) -> None:
     text = table(records, overrides)
     command = " ".join(argv)
     header = f"Study `{name}` (`python studies/units_lambda.py {command}`)\n{PROTOCOL}\n\n"
-    print(header + text)
-    arguments.tables.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(arguments.tables / f"{name}.md", header + text + "\n")
-    write_text_atomic(arguments.tables / f"{name}.json", json.dumps(records, indent=1))
+    publish(arguments.tables, name, header + text, records)
+
+
+def publish(tables: Path, name: str, text: str, records: list[dict]) -> None:
+    """Print a study's table ``text`` and write it to ``tables/name.md``, with every record in ``tables/name.json``."""
+    print(text)
+    tables.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(tables / f"{name}.md", text + "\n")
+    write_text_atomic(tables / f"{name}.json", json.dumps(records, indent=1))
 
 
 if __name__ == "__main__":
