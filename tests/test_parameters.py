@@ -63,3 +63,11 @@ def test_claims_need_the_parameters_cell_to_have_run():
     with pytest.raises(ValueError, match="no parameters cell"):
         lesson_claims(["import torch"], {})
     assert isinstance(LessonClaims({}), LessonClaims) and LessonClaims({}).at_defaults
+
+
+def test_a_kernel_that_keeps_no_history_runs_the_committed_cells_so_every_claim_is_checked():
+    """nbval executes with store_history=False: IPython's In is then [""], and nothing was injected."""
+    claims = lesson_claims([""], {"lam": 0.8})
+    assert claims.at_defaults
+    with pytest.raises(AssertionError, match="weak beats strong"):
+        claims.check(False, "weak beats strong")

@@ -118,8 +118,13 @@ class LessonClaims:
 
 def lesson_claims(history: list[str], values: dict) -> LessonClaims:
     """The claims object of a running notebook: ``history`` is IPython's ``In`` (the sources of the executed cells,
-    the parameters cell among them, before papermill's injected values), ``values`` its ``globals()``."""
+    the parameters cell among them, before papermill's injected values), ``values`` its ``globals()``. An empty
+    history (a kernel told not to store it, as nbval's) means the committed cells ran as they are: the defaults."""
     defaults = next((found for source in history if (found := _parameters_or_none(source))), None)
+    if defaults is None and not any(source.strip() for source in history):
+        # A runner that keeps no history (nbval executes with store_history=False) injects no parameters either: it
+        # runs the committed cells, the lesson's defaults.
+        return LessonClaims({})
     if defaults is None:
         raise ValueError("no parameters cell among the executed cells: run the notebook from its first cell")
     changed = {name: (item.default, values[name]) for name, item in defaults.items() if values.get(name) != item.default}
