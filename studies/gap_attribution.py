@@ -35,8 +35,8 @@ from pathlib import Path
 
 import torch
 
-from executors import add_executor_arguments, map_runs, threads_per_run
-from units_lambda import RESULTS, publish, quick_budget, run_name, train_and_evaluate
+from executors import map_runs, threads_per_run
+from units_lambda import add_study_arguments, publish, quick_budget, run_name, train_and_evaluate
 from weakpose_lite.configs import CommandParser, run_command
 from weakpose_lite.data.synthetic import SyntheticConfig, config_hash, load_or_make_synthetic
 from weakpose_lite.data.synthetic.detections import DetectionConfig
@@ -144,12 +144,7 @@ def table(records: list[dict]) -> str:
 def build_parser() -> argparse.ArgumentParser:
     """The command line, every flag with its default in ``--help``."""
     parser = CommandParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--run", action="store_true", help="train the runs that have no record yet, then print the table")
-    parser.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS), help="training seeds of every condition")
-    parser.add_argument("--table", action="store_true", help="re-print the committed table from its records; train nothing")
-    parser.add_argument("--output", type=Path, default=Path("results/studies/gap"), help="one JSON record per run")
-    parser.add_argument("--tables", type=Path, default=RESULTS, help=f"where {TABLE}.md and {TABLE}.json go")
-    add_executor_arguments(parser)
+    add_study_arguments(parser, TABLE, "results/studies/gap", SEEDS)
     return parser
 
 

@@ -19,10 +19,8 @@ which the main job reads to print its own ratio beside this spread.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from executors import add_executor_arguments
-from units_lambda import RESULTS, publish, quick_budget, run_all, run_name
+from units_lambda import add_study_arguments, publish, quick_budget, run_all, run_name
 from weakpose_lite.configs import CommandParser, run_command
 from weakpose_lite.metrics import PROTOCOL
 from weakpose_lite.results import seed_ratios, spread
@@ -55,13 +53,8 @@ def table(records: list[dict]) -> str:
 def build_parser() -> argparse.ArgumentParser:
     """The command line, every flag with its default in ``--help``."""
     parser = CommandParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--run", action="store_true", help="train the runs that have no record yet, then print the table")
-    parser.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS), help="training seeds")
-    parser.add_argument("--table", action="store_true", help="re-print the committed table from its records; train nothing")
-    parser.add_argument("--output", type=Path, default=Path("results/studies/runs"), help="one JSON record per run")
-    parser.add_argument("--tables", type=Path, default=RESULTS, help=f"where {TABLE}.md and {TABLE}.json go")
+    add_study_arguments(parser, TABLE, "results/studies/runs", SEEDS)
     parser.set_defaults(synthetic_size="default")  # run_all's data: the main job's set
-    add_executor_arguments(parser)
     return parser
 
 

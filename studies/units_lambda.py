@@ -382,6 +382,17 @@ def _study(argv: list[str]) -> None:
     publish(arguments.tables, name, header + text, records)
 
 
+def add_study_arguments(parser: argparse.ArgumentParser, name: str, output: str, seeds: tuple[int, ...]) -> None:
+    """The flags a study of fixed runs shares (seeds.py, gap_attribution.py): --run, --seeds, --table, --output,
+    --tables, and the executor's."""
+    parser.add_argument("--run", action="store_true", help="train the runs that have no record yet, then print the table")
+    parser.add_argument("--seeds", nargs="+", type=int, default=list(seeds), help="training seeds")
+    parser.add_argument("--table", action="store_true", help="re-print the committed table from its records; train nothing")
+    parser.add_argument("--output", type=Path, default=Path(output), help="one JSON record per run")
+    parser.add_argument("--tables", type=Path, default=RESULTS, help=f"where {name}.md and {name}.json go")
+    add_executor_arguments(parser)
+
+
 def publish(tables: Path, name: str, text: str, records: list[dict]) -> None:
     """Print a study's table ``text`` and write it to ``tables/name.md``, with every record in ``tables/name.json``."""
     print(text)
