@@ -199,7 +199,8 @@ class SingleFrameDataset(Dataset):
         chosen = usable[torch.randperm(len(usable))[: self.views_per_frame]]
         t, camera = self.views, self.views.cameras
         return {
-            "relative_2d": t.relative_2d[frame, chosen], "visible": t.visible[frame, chosen], "pixels": t.pixels[frame, chosen],
+            "relative_2d": t.relative_2d[frame, chosen], "visible": t.visible[frame, chosen],
+            "confidence": t.confidence[frame, chosen], "pixels": t.pixels[frame, chosen],
             "K": camera.K[frame, chosen], "R": camera.R[frame, chosen], "t": camera.t[frame, chosen],
             "dist": camera.dist[frame, chosen], "root_world": t.root_world[frame], "root_depth": t.root_depth[frame, chosen],
         }  # fmt: skip
@@ -215,7 +216,8 @@ def time_dataloader_baseline(model, tensors: Views, config: TrainConfig, frames_
         B, V, J, _ = item["relative_2d"].shape
         view_mask = torch.ones(B, V, dtype=torch.bool)
         batch = Views(
-            relative_2d=item["relative_2d"], visible=item["visible"], usable=view_mask, pixels=item["pixels"],
+            relative_2d=item["relative_2d"], visible=item["visible"], confidence=item["confidence"], usable=view_mask,
+            pixels=item["pixels"],
             cameras=Camera(item["K"], item["R"], item["t"], item["dist"]), root_depth=item["root_depth"],
             root_world=item["root_world"], root_valid=torch.ones(B, dtype=torch.bool),
         )  # fmt: skip

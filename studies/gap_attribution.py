@@ -5,24 +5,29 @@ strongly-supervised one trained on the same detections.
     python studies/gap_attribution.py               # prints the plan (conditions, runs) and trains nothing
     python studies/gap_attribution.py --run --jobs 2
     python studies/gap_attribution.py --table       # the committed table, re-printed from its records
+    python studies/gap_attribution.py --residuals   # the residuals the levers' values were chosen on
 
 The detection model (``DetectionConfig``) is cut into five groups of fields: pixel noise; missing joints (random
 misses, occlusion, and the extra noise of occluded joints); heavy tails; gross errors (swapped or snapped limbs);
 the confidence (view quality, confidence noise, and the threshold below which a detection is dropped). Each
 condition generates its own synthetic set (the default people, motion, dome and views, seed 0, only the detections
 differ) and trains the main job's strong and weak models on it (``reproduce.QUICK_TRAINING``, λ = 0.8 in cm/px) with
-each of ``--seeds``. Three chains of conditions:
+each of ``--seeds``. Four chains of conditions:
 
 - cumulative from noiseless: exact projections, then each group added in turn, up to the default detections;
 - one at a time from the default: the default with one group set to its noiseless values;
 - the views, with the default detections: 8 or all 31 views drawn per frame in training (both models), and a dome
-  of 10 cameras instead of 31.
+  of 10 cameras instead of 31;
+- levers beyond the paper (``LEVERS``), with the default data, on the weak objective only (the strong model is the
+  default's): L_R weighted by the detections' confidence, L_R's residuals capped, Huber's δ. Their values were chosen
+  on the lesson weak model's residuals on validation (``--residuals`` prints them), never on test.
 
 Every model picks its checkpoint on validation (the weak one on its validation loss, no 3D) and is evaluated on its
 condition's own validation and test splits; the table reports both models' test MPJPE and weak/strong on test (with
 its range over the seeds), on test after Procrustes alignment and on validation (means over the seeds). Records go to
-``--output`` (one JSON per run, written atomically; a run with a record is skipped, so an interrupted study resumes),
-the table and every record to ``--tables`` (``studies/tables/gap_attribution.md`` and ``.json``, committed).
+``--output`` (one JSON per run, named by its data and its configuration, so that conditions with the same run share
+it; written atomically; a run with a record is skipped, so an interrupted study resumes), the table and every
+condition's records to ``--tables`` (``studies/tables/gap_attribution.md`` and ``.json``, committed).
 """
 
 from __future__ import annotations
@@ -32,16 +37,21 @@ import json
 import statistics
 from dataclasses import fields, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 
 from executors import map_runs, threads_per_run
 from units_lambda import add_study_arguments, publish, quick_budget, run_name, train_and_evaluate
+from weakpose_lite import losses
 from weakpose_lite.configs import CommandParser, run_command
+from weakpose_lite.data.dataset import MultiViewDataset
 from weakpose_lite.data.synthetic import SyntheticConfig, config_hash, load_or_make_synthetic
 from weakpose_lite.data.synthetic.detections import DetectionConfig
 from weakpose_lite.files import write_text_atomic
 from weakpose_lite.metrics import PROTOCOL
+from weakpose_lite.train import load_model, predict, sample_views
+from weakpose_lite.views import make_views
 
 TABLE = "gap_attribution"
 SEEDS = (0, 1)
@@ -56,6 +66,25 @@ GROUPS = {
     "gross errors": ("gross_error_rate",),
     "confidence": ("view_quality", "confidence_noise", "confidence_threshold"),
 }  # fmt: skip
+# Changes to the weak objective beyond the paper, each a condition of its own. The caps sit near the 95th percentile
+# of a trained weak model's L_R residuals and three times it, the two δ on either side of L_M's median residual
+# (``--residuals``, on validation).
+LEVERS = {
+    "lever: L_R weighted by confidence": {"reprojection_weights": "confidence"},
+    "lever: L_R residuals capped at 50 px": {"reprojection_cap": 50.0},
+    "lever: L_R residuals capped at 150 px": {"reprojection_cap": 150.0},
+    "lever: Huber δ = 0.25 (cm, px)": {"huber_delta": 0.25},
+    "lever: Huber δ = 4 (cm, px)": {"huber_delta": 4.0},
+}
+LESSON_WEAK_MODEL = Path("notebooks/checkpoints/weak.pt")  # the main job's weak model at the defaults
+
+
+class Condition(NamedTuple):
+    """The data, changes to both models' training, and changes to the weak model's alone."""
+
+    data: SyntheticConfig
+    training: dict
+    weak: dict
 
 
 def detections_with(groups: tuple[str, ...]) -> DetectionConfig:
@@ -82,38 +111,62 @@ def detection_conditions() -> dict[str, DetectionConfig]:
     return chain | less
 
 
-def conditions() -> dict[str, tuple[SyntheticConfig, dict]]:
-    """Name -> (the data, changes to both models' training): the detection chains (``detection_conditions``), then
-    the views, with the default detections: 8 or all 31 views drawn per frame in training (16 by default), and a
-    dome of 10 cameras instead of 31."""
+def conditions() -> dict[str, Condition]:
+    """Name -> ``Condition``: the detection chains (``detection_conditions``), then the views, with the default
+    detections: 8 or all 31 views drawn per frame in training (16 by default), and a dome of 10 cameras instead of 31;
+    then the ``LEVERS``."""
     default = SyntheticConfig()
-    chains = {name: (replace(default, detections=d), {}) for name, d in detection_conditions().items()}
+    chains = {name: Condition(replace(default, detections=d), {}, {}) for name, d in detection_conditions().items()}
     views = {
-        "views per frame: 8": (default, {"views_per_frame": 8}),
-        "views per frame: all 31": (default, {"views_per_frame": 31}),
-        "a dome of 10 cameras": (replace(default, num_cameras=10), {}),
+        "views per frame: 8": Condition(default, {"views_per_frame": 8}, {}),
+        "views per frame: all 31": Condition(default, {"views_per_frame": 31}, {}),
+        "a dome of 10 cameras": Condition(replace(default, num_cameras=10), {}, {}),
     }
-    return chains | views
+    return chains | views | {name: Condition(default, {}, lever) for name, lever in LEVERS.items()}
 
 
-def _slug(condition: str) -> str:
-    return "".join(c if c.isalnum() else "_" for c in condition).strip("_")
+def plan_runs(seeds: list[int]) -> list[tuple[str, SyntheticConfig, object]]:
+    """(condition, data, ``TrainConfig``) of every run the table reads: each condition's strong and weak models at
+    each seed."""
+    return [(name, condition.data, quick_budget(mode=mode, seed=seed, **condition.training,
+                                                **(condition.weak if mode == "weak" else {})))
+            for name, condition in conditions().items() for seed in seeds for mode in ("strong", "weak")]  # fmt: skip
 
 
-def record_path(output: Path, condition: str, config) -> Path:
-    return output / f"{_slug(condition)}__{run_name(config)}.json"
+def record_path(output: Path, data: SyntheticConfig, config) -> Path:
+    """One record per (data, configuration): conditions that train the same model share it."""
+    return output / f"{config_hash(data)}__{run_name(config)}.json"
 
 
-def run_condition(condition: str, data: SyntheticConfig, config, output: Path, threads: int) -> dict:
-    """Train one model on the condition's set, evaluate it, write and return its record (read back if written)."""
-    path = record_path(output, condition, config)
+def run_one(data: SyntheticConfig, config, output: Path, threads: int) -> dict:
+    """Train one model on ``data``, evaluate it, write and return its record (read back if written)."""
+    path = record_path(output, data, config)
     if path.exists():
         return json.loads(path.read_text())
     torch.set_num_threads(threads)
     splits = load_or_make_synthetic(data, DATA_FOLDER)
-    record = {"condition": condition, "name": path.stem} | train_and_evaluate(config, splits)
+    record = {"data": config_hash(data), "name": path.stem} | train_and_evaluate(config, splits)
     write_text_atomic(path, json.dumps(record, indent=1))
     return record
+
+
+def residual_quantiles(checkpoint: Path, validation: MultiViewDataset, frames: int = 2000) -> str:
+    """Markdown: quantiles of the weak objective's residuals (L_M in cm, L_R in px) of the weak model saved at
+    ``checkpoint`` on the first ``frames`` trainable frames of ``validation`` (16 views drawn per frame, seed 0):
+    what the levers' values are chosen on."""
+    model, config = load_model(checkpoint)
+    views = make_views(validation, False, config.min_visible_joints)
+    chosen = views.trainable_frames[:frames]
+    batch = views[chosen, sample_views(views.usable[chosen], config.views_per_frame, torch.Generator().manual_seed(0))]
+    with torch.no_grad():
+        residuals = losses.weak_residuals(predict(model.eval(), batch), batch, batch, config.loss, "perspective", model.stats)
+    levels = (0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99)
+    lines = ["| residual | " + " | ".join(f"{level:.0%}" for level in levels) + " |", "|---" * (len(levels) + 1) + "|"]
+    for label, values, counted in (("L_M, cm", residuals.multiview, residuals.multiview_counted),
+                                   ("L_R, px", residuals.reprojection, residuals.reprojection_counted)):  # fmt: skip
+        quantiles = torch.quantile(values[counted].double(), torch.tensor(levels, dtype=torch.float64))
+        lines.append(f"| {label} | " + " | ".join(f"{q:.1f}" for q in quantiles.tolist()) + " |")
+    return f"{checkpoint} on {len(chosen)} validation frames:\n\n" + "\n".join(lines)
 
 
 def table(records: list[dict]) -> str:
@@ -145,6 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line, every flag with its default in ``--help``."""
     parser = CommandParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add_study_arguments(parser, TABLE, "results/studies/gap", SEEDS)
+    parser.add_argument("--residuals", action="store_true",
+                        help=f"print the quantiles of {LESSON_WEAK_MODEL}'s residuals on validation; train nothing")
     return parser
 
 
@@ -158,27 +213,30 @@ def _study(argv: list[str]) -> None:
     if arguments.table:
         print((arguments.tables / f"{TABLE}.md").read_text(), end="")
         return
+    if arguments.residuals:
+        print(residual_quantiles(LESSON_WEAK_MODEL, load_or_make_synthetic(SyntheticConfig(), DATA_FOLDER)["validation"]))
+        return
     if not detection_groups_cover_noiseless():
         raise ValueError("GROUPS must hold exactly the DetectionConfig fields that noiseless() changes")
-    plan = [(condition, data, quick_budget(mode=mode, seed=seed, **training))
-            for condition, (data, training) in conditions().items() for seed in arguments.seeds
-            for mode in ("strong", "weak")]  # fmt: skip
-    missing = [run for run in plan if not record_path(arguments.output, run[0], run[2]).exists()]
+    plan = plan_runs(arguments.seeds)
+    runs = {record_path(arguments.output, data, config): (data, config) for _, data, config in plan}
+    missing = {path: run for path, run in runs.items() if not path.exists()}
     if not arguments.run:
-        print(f"would train {len(missing)} of {len(plan)} runs into {arguments.output} ({len(conditions())} conditions "
-              f"× seeds {arguments.seeds} × strong and weak):")  # fmt: skip
-        for condition, _, config in missing:
-            print(f"  {record_path(arguments.output, condition, config).stem}")
+        print(f"would train {len(missing)} of {len(runs)} runs into {arguments.output} ({len(conditions())} conditions "
+              f"× seeds {arguments.seeds} × strong and weak, runs shared between conditions trained once):")  # fmt: skip
+        for path in missing:
+            print(f"  {path.stem}")
         print("add --run to train them (python studies/gap_attribution.py --help for the options)")
         return
     arguments.output.mkdir(parents=True, exist_ok=True)
-    print(f"{len(plan) - len(missing)} of {len(plan)} runs already finished in {arguments.output}; training {len(missing)}",
+    print(f"{len(runs) - len(missing)} of {len(runs)} runs already finished in {arguments.output}; training {len(missing)}",
           flush=True)  # fmt: skip
-    for data in {config_hash(data): data for _, data, _ in missing}.values():
+    for data in {config_hash(data): data for data, _ in missing.values()}.values():
         load_or_make_synthetic(data, DATA_FOLDER)  # each set generated once, before the runs read it
     threads = threads_per_run(arguments)
-    map_runs(run_condition, [(c, d, config, arguments.output, threads) for c, d, config in missing], arguments)
-    records = [json.loads(record_path(arguments.output, c, config).read_text()) for c, _, config in plan]
+    map_runs(run_one, [(data, config, arguments.output, threads) for data, config in missing.values()], arguments)
+    records = [{"condition": condition} | json.loads(record_path(arguments.output, data, config).read_text())
+               for condition, data, config in plan]
     text = f"Study `{TABLE}` (`python studies/gap_attribution.py {' '.join(argv)}`)\n{PROTOCOL}\n\n{table(records)}"
     publish(arguments.tables, TABLE, text, records)
 

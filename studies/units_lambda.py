@@ -66,7 +66,8 @@ def _flat(config: TrainConfig) -> dict:
     return fields | fields.pop("model") | loss | {"loss_units": config.loss.units}
 
 
-WEAK_ONLY = ("lam", "loss_units", "warmup_fraction", "detach_average", "reprojection_views", "output_statistics")
+WEAK_ONLY = ("lam", "loss_units", "warmup_fraction", "detach_average", "reprojection_views", "reprojection_weights",
+             "reprojection_cap", "output_statistics")
 
 
 def changes(config: TrainConfig, base: TrainConfig | None = None) -> dict:

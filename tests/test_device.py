@@ -82,6 +82,7 @@ def on_meta(monkeypatch):
 @pytest.mark.parametrize("changes", [
     {"mode": "strong"}, {"mode": "weak"}, {"mode": "weak", "loss_units": "mm"},
     {"mode": "weak", "loss_units": "normalised", "output_statistics": "isotropic", "reprojection_views": "all"},
+    {"mode": "weak", "reprojection_weights": "confidence", "reprojection_cap": 50.0},
 ])  # fmt: skip
 def test_training_steps_run_on_meta_up_to_the_epochs_first_host_read(splits, on_meta, monkeypatch, changes):
     """Every step of the first epoch, for the weak model across the warm-up's switch from scaled-orthographic to

@@ -1,6 +1,7 @@
 """Losses against plain-loop references and their defining properties (Eq. 3-11, 15)."""
 
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -270,6 +271,20 @@ def test_masked_mean_ignores_masked_out_values_whatever_they_hold(value):
     assert losses.masked_mean(values, mask).item() == 2.0
 
 
+@pytest.mark.parametrize("value", BAD_VALUES)
+def test_a_weighted_masked_mean_is_the_weighted_average_of_the_masked_in_values_only(value):
+    values = torch.tensor([1.0, value, 3.0, value, 6.0])
+    weights = torch.tensor([0.5, value, 0.25, 1.0, 0.25])
+    mask = torch.tensor([True, False, True, False, True])
+    assert losses.masked_mean(values, mask, weights).item() == pytest.approx((0.5 * 1 + 0.25 * 3 + 0.25 * 6) / 1.0, rel=1e-12)
+
+
+def test_a_weighted_masked_mean_with_no_weight_masked_in_is_zero_not_nan():
+    mask = torch.tensor([True, False])
+    assert losses.masked_mean(torch.tensor([5.0, 1.0]), mask, torch.tensor([0.0, 1.0])).item() == 0.0
+    assert losses.masked_mean(torch.tensor([5.0, 1.0]), torch.zeros(2, dtype=torch.bool), torch.ones(2)).item() == 0.0
+
+
 @pytest.mark.parametrize(
     "mask", [torch.ones(4), torch.ones(1, dtype=torch.bool), torch.ones(2, 4, dtype=torch.bool)],
     ids=["float mask", "broadcasting (1,)", "broadcasting (2, 4)"],
@@ -283,11 +298,13 @@ def test_masked_mean_refuses_a_mask_that_is_not_bool_of_the_values_shape(mask):
 # ---- the weak objective (Eq. 3) in its units ----------------------------------------------------------------------
 
 
-def _batch(pixels, K, R, t, root_world, visible, usable, root_depth) -> Views:
-    """A batch of views with the fields the weak objective reads (F, C, J)."""
+def _batch(pixels, K, R, t, root_world, visible, usable, root_depth, confidence=None) -> Views:
+    """A batch of views with the fields the weak objective reads (F, C, J); confidence 1 where visible by default."""
     frames, views, joints, _ = pixels.shape
+    confidence = visible.to(pixels.dtype) if confidence is None else confidence
     return Views(
-        relative_2d=torch.zeros(frames, views, joints, 2), visible=visible, usable=usable, pixels=pixels,
+        relative_2d=torch.zeros(frames, views, joints, 2), visible=visible, confidence=confidence, usable=usable,
+        pixels=pixels,
         cameras=Camera(K, R, t, torch.zeros(frames, views, 5)), root_depth=root_depth, root_world=root_world,
         root_valid=torch.ones(frames, dtype=torch.bool),
     )  # fmt: skip
@@ -336,15 +353,17 @@ def test_each_unit_puts_a_known_residual_in_the_expected_huber_zone_with_the_han
     assert terms["loss"].item() == pytest.approx(0.8 * multiview + 0.2 * reprojection, rel=1e-12)
 
 
-def _huber_mean(distances: list[float], delta: float) -> float:
-    return sum(_huber_reference(d, delta) for d in distances) / max(len(distances), 1)
+def _huber_mean(distances: list[float], delta: float, weights: list[float] | None = None) -> float:
+    weights = [1.0] * len(distances) if weights is None else weights
+    total = sum(weights)
+    return sum(w * _huber_reference(d, delta) for d, w in zip(distances, weights)) / total if total else 0.0
 
 
 def _weak_loss_by_loops(predicted, batch, config, projection, std_3d, std_2d_rms) -> tuple[float, float, float]:
     """Eq. 3-11 one frame, view and joint at a time in Python floats: (L_M, L_R, λ L_M + (1 − λ) L_R)."""
     frames, views, joints, _ = predicted.shape
     cameras = batch.cameras
-    multiview_distances, reprojection_distances = [], []
+    multiview_distances, reprojection_distances, reprojection_weights = [], [], []
     for f in range(frames):
         used = [c for c in range(views) if batch.usable[f, c]]
         world = {c: [[sum(cameras.R[f, c, k, i].item() * predicted[f, c, j, k].item() for k in range(3))  # Rᵀ x
@@ -367,15 +386,25 @@ def _weak_loss_by_loops(predicted, batch, config, projection, std_3d, std_2d_rms
                 depth = point[2] if projection == "perspective" else root_depth
                 pixel = [K[0][0] * point[0] / depth + K[0][1] * point[1] / depth + K[0][2], K[1][1] * point[1] / depth + K[1][2]]
                 distance = math.dist(pixel, batch.pixels[f, c, j].tolist()) * multiply_by[config.reprojection_unit]
-                reprojection_distances.append(distance)
+                cap = math.inf if config.reprojection_cap is None else config.reprojection_cap
+                reprojection_distances.append(min(distance, cap))
+                confidence = batch.confidence[f, c, j].item()
+                reprojection_weights.append(confidence if config.reprojection_weights == "confidence" else 1.0)
     multiview = _huber_mean(multiview_distances, config.huber_delta)
-    reprojection = _huber_mean(reprojection_distances, config.huber_delta)
+    reprojection = _huber_mean(reprojection_distances, config.huber_delta, reprojection_weights)
     return multiview, reprojection, config.lam * multiview + (1 - config.lam) * reprojection
 
 
+_LEVERS = {  # beyond the paper; "cap" caps L_R's residuals at their median on the batch (half of them capped)
+    "none": {}, "confidence": {"reprojection_weights": "confidence"}, "cap": {"reprojection_cap": "median"},
+    "both": {"reprojection_weights": "confidence", "reprojection_cap": "median"},
+}
+
+
+@pytest.mark.parametrize("lever", _LEVERS)
 @pytest.mark.parametrize("projection", ["perspective", "scaled_orthographic"])
 @pytest.mark.parametrize("units", ["cm_pixels", "mm", "mm_pixels", "normalised", "normalised_pixels", "cm_mm"])
-def test_weak_objective_matches_equation_3_computed_by_plain_loops(units, projection):
+def test_weak_objective_matches_equation_3_computed_by_plain_loops(units, projection, lever):
     generator = torch.Generator().manual_seed(11)
     frames, views, joints = 3, 4, 5
     K, R, t = _rig(frames, views, generator)
@@ -388,15 +417,54 @@ def test_weak_objective_matches_equation_3_computed_by_plain_loops(units, projec
     visible = (torch.rand(frames, views, joints, generator=generator) > 0.2) & usable[..., None]
     pixels = torch.rand(frames, views, joints, 2, generator=generator) * torch.tensor([1920.0, 1080])
     root_depth = world_to_camera(root_world[:, None, None], R, t)[..., 0, 2]
-    batch = _batch(pixels, K, R, t, root_world, visible, usable, root_depth)
+    confidence = torch.where(visible, torch.rand(frames, views, joints, generator=generator), 0)
+    batch = _batch(pixels, K, R, t, root_world, visible, usable, root_depth, confidence)
     stats = NormalisationStats(torch.zeros(joints, 2), 0.01 + torch.rand(joints, 2, generator=generator) * 0.1,
                                torch.zeros(joints, 3), 20 + torch.rand(joints, 3, generator=generator) * 100)  # fmt: skip
-    config = LossConfig.in_units(units, lam=0.7, huber_delta=1.5)
+    config = LossConfig.in_units(units, lam=0.7, huber_delta=1.5, **(_LEVERS[lever] | {"reprojection_cap": None}))
+    if "reprojection_cap" in _LEVERS[lever]:
+        residuals = losses.weak_residuals(predicted, batch, batch, config, projection, stats)
+        config = replace(config, reprojection_cap=residuals.reprojection[residuals.reprojection_counted].median().item())
     terms = losses.weak_objective(predicted, batch, batch, config, projection, stats)
     expected = _weak_loss_by_loops(predicted, batch, config, projection, stats.std_3d.mean().item(),
                                    math.sqrt(stats.std_2d.square().mean().item()))  # fmt: skip
     got = (terms["multiview"].item(), terms["reprojection"].item(), terms["loss"].item())
     assert got == pytest.approx(expected, rel=1e-10)
+
+
+def test_the_cap_holds_a_far_detection_at_a_constant_penalty_with_no_gradient_and_leaves_the_near_ones():
+    predicted, batch = _hand_batch()  # joint 1 is 5 px from where W̄ re-projects in both views
+    predicted.requires_grad_(True)
+    stats = _stats(60.0, 0.02, 2)
+    capped = losses.weak_objective(predicted, batch, batch, LossConfig(lam=0.0, reprojection_cap=4.0), "perspective", stats)
+    assert capped["reprojection"].item() == pytest.approx(2 * (4.0 - 0.5) / 4, rel=1e-12)  # the 5 px held at 4
+    (gradient,) = torch.autograd.grad(capped["loss"], predicted)
+    assert (gradient == 0).all()
+    above = losses.weak_objective(predicted, batch, batch, LossConfig(lam=0.0, reprojection_cap=6.0), "perspective", stats)
+    assert above["reprojection"].item() == pytest.approx(_HAND_CASES["cm", "pixels"][3], rel=1e-12)
+
+
+def test_confidence_weights_make_l_r_the_confidence_weighted_mean_of_its_terms():
+    predicted, batch = _hand_batch()  # residuals 0 (root) and 5 px (joint 1) in each of the two views
+    confidence = torch.tensor([[[1.0, 0.2], [0.5, 0.8]]])
+    batch = replace(batch, confidence=confidence)
+    config = LossConfig(reprojection_weights="confidence")
+    terms = losses.weak_objective(predicted, batch, batch, config, "perspective", _stats(60.0, 0.02, 2))
+    expected = (0.2 * (5.0 - 0.5) + 0.8 * (5.0 - 0.5)) / (1.0 + 0.2 + 0.5 + 0.8)
+    assert terms["reprojection"].item() == pytest.approx(expected, rel=1e-12)
+    uniform = losses.weak_objective(predicted, batch, batch, LossConfig(), "perspective", _stats(60.0, 0.02, 2))
+    assert uniform["multiview"].item() == terms["multiview"].item()  # L_M is not weighted
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [({"reprojection_cap": 0.0}, "reprojection_cap must be a positive number or None, got 0.0"),
+     ({"reprojection_cap": -1.0}, "reprojection_cap must be a positive number or None"),
+     ({"reprojection_weights": "visibility"}, "reprojection_weights must be one of uniform, confidence, got 'visibility'")],
+)  # fmt: skip
+def test_levers_that_mean_nothing_are_refused_when_the_config_is_built(changes, message):
+    with pytest.raises(ValueError, match=message):
+        LossConfig(**changes)
 
 
 def test_weak_objective_detached_average_keeps_the_value():

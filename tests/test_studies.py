@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from weakpose_lite.data.synthetic import SyntheticConfig
+from weakpose_lite.data.synthetic import SyntheticConfig, make_synthetic_splits
 from weakpose_lite.data.synthetic.detections import DetectionConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -187,8 +187,34 @@ def test_the_attribution_chains_run_from_noiseless_to_the_default_and_leave_out_
     without_tails = conditions["default − heavy tails"]
     assert without_tails.heavy_tail_rate == 0.0 and replace(without_tails, heavy_tail_rate=0.03) == DetectionConfig()
     assert len(conditions) == 1 + 2 * len(gap_attribution.GROUPS)
-    data, training = gap_attribution.conditions()["views per frame: 8"]
-    assert data == SyntheticConfig() and training == {"views_per_frame": 8}
+    assert gap_attribution.conditions()["views per frame: 8"] == (SyntheticConfig(), {"views_per_frame": 8}, {})
+
+
+def test_a_lever_changes_the_weak_objective_only_and_its_strong_run_is_the_defaults_record(tmp_path):
+    plan = gap_attribution.plan_runs([0, 1])
+    runs = {(condition, config.mode, config.seed): (data, config) for condition, data, config in plan}
+    default = "+ confidence (= default)"
+    for lever, changes in gap_attribution.LEVERS.items():
+        assert lever.startswith("lever: ")
+        for seed in (0, 1):
+            strong, weak = runs[lever, "strong", seed], runs[lever, "weak", seed]
+            assert gap_attribution.record_path(tmp_path, *strong) == gap_attribution.record_path(tmp_path, *runs[default, "strong", seed])
+            assert strong[1] == runs[default, "strong", seed][1]
+            assert weak[1] == replace(runs[default, "weak", seed][1], loss=replace(runs[default, "weak", seed][1].loss, **changes))
+            assert gap_attribution.record_path(tmp_path, *weak) != gap_attribution.record_path(tmp_path, *runs[default, "weak", seed])
+    paths = {gap_attribution.record_path(tmp_path, data, config) for _, data, config in plan}
+    assert len(paths) == len(plan) - 2 * len(gap_attribution.LEVERS) - 4  # each lever's two strong runs, and + gross errors
+    # (= default − confidence), are shared
+
+
+def test_the_residual_quantiles_the_levers_are_chosen_on_rise_from_10_to_99_percent_for_each_term():
+    validation = make_synthetic_splits(SyntheticConfig.tiny())["validation"]
+    text = gap_attribution.residual_quantiles(ROOT / "notebooks" / "checkpoints" / "weak.pt", validation, frames=50)
+    rows = _rows(text.split("\n\n", 1)[1])
+    assert [row[0] for row in rows] == ["L_M, cm", "L_R, px"] and "on 50 validation frames" in text
+    for row in rows:
+        quantiles = [float(cell) for cell in row[1:]]
+        assert len(quantiles) == 7 and quantiles == sorted(quantiles) and quantiles[0] >= 0 and quantiles[-1] > quantiles[0]
 
 
 def _attribution_record(condition: str, mode: str, seed: int, test: float, validation: float) -> dict:

@@ -25,6 +25,12 @@ def test_a_view_is_usable_when_present_with_its_root_and_enough_joints_detected_
             assert bool(views.usable[f, c]) == expected, (f, c)
 
 
+def test_confidence_is_the_detectors_where_a_joint_is_visible_and_zero_elsewhere(dataset):
+    views = make_views(dataset, False)
+    assert torch.equal(views.confidence[views.visible], dataset.confidence[views.visible])
+    assert views.visible.any() and (views.confidence[views.visible] > 0).all() and (views.confidence[~views.visible] == 0).all()
+
+
 def test_trainable_frames_have_a_triangulated_root_and_two_usable_views(dataset):
     views = make_views(dataset, False)
     expected = [f for f in range(dataset.num_frames) if views.root_valid[f] and int(views.usable[f].sum()) >= 2]

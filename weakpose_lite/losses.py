@@ -11,6 +11,10 @@ Units: the paper does not state the units of L_M and L_R, and λ means nothing w
 each term into a quadratic and a linear zone, and the units decide which one the residuals sit in). ``LossConfig``
 names L_M's unit and L_R's unit; the README's "Units of the two terms" says what each choice does, and
 ``studies/units_lambda.py`` measured them.
+
+Beyond the paper, off by default: L_R's terms weighted by the detections' confidence (as CanonPose weights its
+re-projection) and a cap on each L_R residual (a robust re-projection: a detection far from W̄'s re-projection stops
+pulling); ``studies/gap_attribution.py`` measures them, with Huber's δ, against the strong model.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from weakpose_lite.views import Views
 MULTIVIEW_UNITS = ("cm", "mm", "normalised")  # L_M's world residuals (mm) in cm, mm, or divided by σ_X
 REPROJECTION_UNITS = ("pixels", "mm", "normalised")  # L_R's pixel residuals as they are, × Z_root / f, or / (f σ_x)
 REPROJECTION_VIEWS = ("sampled", "all")
+REPROJECTION_WEIGHTS = ("uniform", "confidence")
 MM_PER_CM = 10.0
 
 
@@ -46,6 +51,11 @@ class LossConfig:
     huber_delta: float = option(1.0, "δ of Huber's loss (Eq. 15), in the loss units")
     detach_average: bool = option(False, "stop the gradient through W̄ (the paper leaves it open)")
     reprojection_views: str = option("sampled", "views L_R re-projects W̄ into: sampled (those predicted) or all")
+    reprojection_weights: str = option("uniform", "weight of each L_R term: uniform (the paper) or the detection's "
+                                                  "confidence (beyond the paper)")
+    reprojection_cap: float | None = option(None, "cap on each L_R residual (one view, one joint), in L_R's unit: "
+                                                  "beyond it a detection adds a constant and no gradient (beyond the "
+                                                  "paper; none: no cap)")
 
     def __post_init__(self):
         check_field_types(self)
@@ -53,8 +63,10 @@ class LossConfig:
             raise ValueError(f"LossConfig.lam must be in [0, 1], got {self.lam}")
         if not (math.isfinite(self.huber_delta) and self.huber_delta > 0):
             raise ValueError(f"LossConfig.huber_delta must be a positive number, got {self.huber_delta}")
+        if self.reprojection_cap is not None and not self.reprojection_cap > 0:
+            raise ValueError(f"LossConfig.reprojection_cap must be a positive number or None, got {self.reprojection_cap}")
         for name, choices in (("multiview_unit", MULTIVIEW_UNITS), ("reprojection_unit", REPROJECTION_UNITS),
-                              ("reprojection_views", REPROJECTION_VIEWS)):  # fmt: skip
+                              ("reprojection_views", REPROJECTION_VIEWS), ("reprojection_weights", REPROJECTION_WEIGHTS)):  # fmt: skip
             if getattr(self, name) not in choices:
                 raise ValueError(f"LossConfig.{name} must be one of {', '.join(choices)}, got {getattr(self, name)!r}")
 
@@ -84,13 +96,18 @@ def huber(distance: Tensor, delta: float = 1.0) -> Tensor:
     return huber_loss(distance, torch.zeros_like(distance), reduction="none", delta=delta)
 
 
-def masked_mean(values: Tensor, mask: Tensor) -> Tensor:
-    """Mean of ``values`` (...) over ``mask`` (...) bool of the same shape; 0 when nothing is masked in (never NaN).
+def masked_mean(values: Tensor, mask: Tensor, weights: Tensor | None = None) -> Tensor:
+    """Mean of ``values`` (...) over ``mask`` (...) bool of the same shape, weighted by ``weights`` (...) ≥ 0 when
+    given; 0 when nothing (or no weight) is masked in (never NaN).
 
     Masked-out values may hold anything, NaN included: they are selected away, not multiplied by 0 (0 × NaN is NaN).
     """
     check_tensor("masked_mean", "mask", mask, tuple(values.shape), "bool")
-    return torch.where(mask, values, 0).sum() / mask.sum().clamp(min=1)
+    if weights is None:
+        return torch.where(mask, values, 0).sum() / mask.sum().clamp(min=1)
+    check_tensor("masked_mean", "weights", weights, tuple(values.shape))
+    weights = torch.where(mask, weights, 0)
+    return (torch.where(mask, values, 0) * weights).sum() / weights.sum().clamp(min=torch.finfo(weights.dtype).tiny)
 
 
 def _masked_norm(vectors: Tensor, mask: Tensor) -> Tensor:
@@ -214,12 +231,14 @@ def warmup_projection(step: int, warmup_steps: int) -> str:
 @dataclass(frozen=True)
 class WeakResiduals:
     """The distances the weak objective penalises, in its units: L_M's (B, V, J) where ``multiview_counted``, L_R's
-    (B, V', J) where ``reprojection_counted``."""
+    (B, V', J) where ``reprojection_counted``, each L_R term weighted by ``reprojection_weights`` (B, V', J) (None:
+    uniformly)."""
 
     multiview: Tensor
     multiview_counted: Tensor
     reprojection: Tensor
     reprojection_counted: Tensor
+    reprojection_weights: Tensor | None = None
 
 
 def weak_residuals(
@@ -227,7 +246,9 @@ def weak_residuals(
 ) -> WeakResiduals:
     """Predictions (B, V, J, 3) of ``batch`` (B, V) -> the residuals of L_M (Eq. 4-7) and L_R (Eq. 8-11) in the units
     of ``config``; L_R re-projects W̄ into the views ``seen`` of the same frames (B, V'): ``batch`` itself or every
-    view of its frames (``config.reprojection_views``)."""
+    view of its frames (``config.reprojection_views``). With ``config.reprojection_cap``, L_R's residuals are capped
+    (``clamp``: no gradient beyond the cap); with ``reprojection_weights="confidence"``, weighted by the detections'
+    confidence."""
     world = rotate_to_world(predicted, batch.cameras.R)  # Eq. 5
     average = average_pose(world, batch.usable)  # Eq. 6
     target = average.detach() if config.detach_average else average
@@ -238,17 +259,21 @@ def weak_residuals(
     reprojected = reproject_average_pose(average, seen.root_world, cameras.K, cameras.R, cameras.t, projection)
     pixel_scale = reprojection_scale(seen, config.reprojection_unit, stats)
     reprojection = reprojection_residuals(reprojected, seen.pixels, visible, pixel_scale)
-    return WeakResiduals(multiview, batch.usable.unsqueeze(-1).expand(multiview.shape), reprojection, visible)
+    if config.reprojection_cap is not None:
+        reprojection = reprojection.clamp(max=config.reprojection_cap)
+    weights = seen.confidence if config.reprojection_weights == "confidence" else None
+    return WeakResiduals(multiview, batch.usable.unsqueeze(-1).expand(multiview.shape), reprojection, visible, weights)
 
 
 def weak_objective(
     predicted: Tensor, batch: Views, seen: Views, config: LossConfig, projection: str, stats: NormalisationStats
 ) -> dict[str, Tensor]:
     """Predictions (B, V, J, 3) of ``batch`` -> {"multiview": L_M, "reprojection": L_R, "loss": Eq. 3}: the mean
-    Huber penalty of each of ``weak_residuals`` (Eq. 7, 11), mixed by λ."""
+    Huber penalty of each of ``weak_residuals`` (Eq. 7, 11; L_R's weighted when they carry weights), mixed by λ."""
     residuals = weak_residuals(predicted, batch, seen, config, projection, stats)
     multiview = masked_mean(huber(residuals.multiview, config.huber_delta), residuals.multiview_counted)
-    reprojection = masked_mean(huber(residuals.reprojection, config.huber_delta), residuals.reprojection_counted)
+    reprojection = masked_mean(huber(residuals.reprojection, config.huber_delta), residuals.reprojection_counted,
+                               residuals.reprojection_weights)
     return {"multiview": multiview, "reprojection": reprojection, "loss": weak_loss(multiview, reprojection, config.lam)}
 
 

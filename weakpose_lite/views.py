@@ -39,7 +39,8 @@ class Views:
     """F frames × C views × J joints on one device: per-(frame, view) fields (F, C, ...), per-frame fields (F, ...).
 
     relative_2d (F, C, J, 2): root-relative normalised image coordinates, 0 where not visible; visible (F, C, J);
-    usable (F, C): the view may be a network input (present, root detected, ``min_visible_joints`` detected);
+    confidence (F, C, J): the detector's confidence in [0, 1], 0 where not visible; usable (F, C): the view may be a
+    network input (present, root detected, ``min_visible_joints`` detected);
     pixels (F, C, J, 2): the detections undistorted (an ideal pinhole camera with the same K); cameras (F, C);
     root_depth (F, C): the triangulated root's depth in each view, mm; root_world (F, 3): the triangulated root in
     world mm; root_valid (F,): it could be triangulated; targets (F, C, J, 3) and target_valid (F, J): triangulated
@@ -49,6 +50,7 @@ class Views:
 
     relative_2d: Tensor
     visible: Tensor
+    confidence: Tensor
     usable: Tensor
     pixels: Tensor
     cameras: Camera
@@ -97,7 +99,8 @@ def make_views(dataset: MultiViewDataset, with_targets: bool, min_visible_joints
     root_index = root if with_targets else 0
     root_world, root_valid = triangulated.points[:, root_index], triangulated.valid[:, root_index]
     views = Views(
-        relative_2d=_masked(to_relative(normalised, root), visible), visible=visible, usable=usable,
+        relative_2d=_masked(to_relative(normalised, root), visible), visible=visible,
+        confidence=torch.where(visible, dataset.confidence, 0), usable=usable,
         pixels=normalised_to_pixels(normalised, cameras.K), cameras=cameras,
         root_depth=world_to_camera(root_world[:, None, None], cameras.R, cameras.t)[..., 0, 2],
         root_world=root_world, root_valid=root_valid,
