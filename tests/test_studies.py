@@ -202,9 +202,16 @@ def test_a_lever_changes_the_weak_objective_only_and_its_strong_run_is_the_defau
             assert strong[1] == runs[default, "strong", seed][1]
             assert weak[1] == replace(runs[default, "weak", seed][1], loss=replace(runs[default, "weak", seed][1].loss, **changes))
             assert gap_attribution.record_path(tmp_path, *weak) != gap_attribution.record_path(tmp_path, *runs[default, "weak", seed])
+    for both, (strong_delta, weak_delta) in gap_attribution.STRONG_TOO.items():  # the weak run is a lever's, shared
+        (weak_lever,) = [name for name, lever in gap_attribution.LEVERS.items() if lever == {"huber_delta": weak_delta}]
+        for seed in (0, 1):
+            assert runs[both, "strong", seed][1].loss == replace(runs[default, "strong", seed][1].loss, huber_delta=strong_delta)
+            assert gap_attribution.record_path(tmp_path, *runs[both, "weak", seed]) == gap_attribution.record_path(
+                tmp_path, *runs[weak_lever, "weak", seed])
     paths = {gap_attribution.record_path(tmp_path, data, config) for _, data, config in plan}
-    assert len(paths) == len(plan) - 2 * len(gap_attribution.LEVERS) - 4  # each lever's two strong runs, and + gross errors
-    # (= default − confidence), are shared
+    # shared: each lever's two strong runs, each STRONG_TOO condition's two weak runs, + gross errors (= default −
+    # confidence)
+    assert len(paths) == len(plan) - 2 * len(gap_attribution.LEVERS) - 2 * len(gap_attribution.STRONG_TOO) - 4
 
 
 def test_the_residual_quantiles_the_levers_are_chosen_on_rise_from_10_to_99_percent_for_each_term():
